@@ -1,0 +1,632 @@
+"""The capture addon: mitmproxy hooks → redacted :class:`~inspector.records.Exchange` records → a sink.
+
+Loaded by :mod:`inspector.proxy` (embedded) and by ``addons/npm_capture.py``
+(stock ``mitmdump -s``). Besides recording, it keeps the inspector
+transparent: in upstream mode it asks the corporate proxy first (see
+:mod:`inspector.upstream`) and relays a refusal to npm unchanged, and it
+forwards npm's own ``Proxy-Authorization`` on mitmproxy's upstream CONNECT.
+
+The sink is called on mitmproxy's event loop and must not block.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from mitmproxy import connection, ctx, http
+from mitmproxy.net.http.status_codes import RESPONSES
+from mitmproxy.proxy import mode_specs
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy.tls import TlsData
+
+from . import hops, redact
+from .records import (
+    CredentialInfo,
+    ErrorInfo,
+    Evidence,
+    Exchange,
+    Hop,
+    NpmIdentity,
+    Timings,
+    TlsInfo,
+)
+from .upstream import ConnectAnswer, probe_connect
+
+logger = logging.getLogger(__name__)
+
+Sink = Callable[[Exchange], None]
+
+ERROR_BODY_LIMIT = 4096
+"""Bytes of an error body kept as evidence."""
+PREVIEW_LIMIT = 1024
+"""Bytes of a successful text/JSON body kept for the detail pane."""
+BUFFER_LIMIT = 1024 * 1024
+"""Text/JSON bodies up to this size are buffered (to read error bodies); the rest are streamed."""
+_DECODE_LIMIT = 64 * 1024
+
+_SEQ_KEY = "npm_inspect_seq"
+_RELAYED_KEY = "npm_inspect_relayed"
+_COUNTER_KEY = "npm_inspect_counter"
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "content-length",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-encoding",
+}
+
+
+@dataclass(slots=True)
+class _ClientState:
+    """What we know about one npm → inspector connection (one CONNECT tunnel, usually)."""
+
+    started: float
+    proxy_authorization: str | None = None
+    connect: Exchange | None = None
+    upstream_tcp: tuple[float, float | None] | None = None
+    connect_sent: float | None = None
+    tls: TlsInfo | None = None
+    attributed: set[str] = field(default_factory=set)
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+class _BodyCounter:
+    """A ``response.stream`` callable: passes chunks through, counts them, keeps the first few KB."""
+
+    __slots__ = ("size", "head", "keep")
+
+    def __init__(self, keep: int) -> None:
+        self.size = 0
+        self.head = bytearray()
+        self.keep = keep
+
+    def __call__(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if len(self.head) < self.keep:
+            self.head += chunk[: self.keep - len(self.head)]
+        return chunk
+
+
+class NpmCapture:
+    """Turns every CONNECT and HTTP exchange into a record and hands it to ``sink``."""
+
+    def __init__(self, sink: Sink | None = None) -> None:
+        self.sink: Sink = sink or (lambda exchange: None)
+        self._seq = itertools.count(1)
+        self._clients: dict[str, _ClientState] = {}
+        self._upstream: tuple[str, tuple[str, int]] | None = None
+        self._upstream_authorization: str | None = None
+        self._relay = True
+        self._decrypting = True
+
+    # -- options ---------------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "npm_inspect_relay",
+            bool,
+            True,
+            "Ask the upstream proxy before answering a CONNECT and relay its refusal "
+            "(403/407 with its headers) to the client unchanged, instead of mitmproxy's 502.",
+        )
+        loader.add_option(
+            "npm_inspect_probe_timeout",
+            float,
+            30.0,
+            "Seconds to wait for the upstream proxy's answer to a CONNECT probe.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & {"mode", "upstream_auth", "npm_inspect_relay", "ignore_hosts", "allow_hosts"}:
+            self._upstream = None
+            for spec in ctx.options.mode:
+                mode = mode_specs.ProxyMode.parse(spec)
+                if isinstance(mode, mode_specs.UpstreamMode):
+                    self._upstream = (mode.scheme, mode.address)
+                    break
+            auth = ctx.options.upstream_auth
+            self._upstream_authorization = (
+                "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii") if auth else None
+            )
+            self._relay = bool(ctx.options.npm_inspect_relay)
+            self._decrypting = not (ctx.options.ignore_hosts or ctx.options.allow_hosts)
+
+    # -- connections ------------------------------------------------------------
+
+    def client_connected(self, client: connection.Client) -> None:
+        self._clients[client.id] = _ClientState(started=client.timestamp_start or time.time())
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        state = self._clients.pop(client.id, None)
+        if state is None or state.connect is None or state.connect.state == "done":
+            return
+        end = client.timestamp_end or time.time()
+        record = state.connect
+        self._emit(
+            replace(
+                record,
+                state="done",
+                tls=state.tls or record.tls,
+                bytes_sent=state.bytes_sent,
+                bytes_received=state.bytes_received,
+                timings=replace(record.timings, total=_ms(record.started, end)),
+            )
+        )
+
+    def server_connect(self, data: ServerConnectionHookData) -> None:
+        state = self._clients.get(data.client.id)
+        if state is not None:
+            state.upstream_tcp = (time.time(), None)
+
+    def server_connected(self, data: ServerConnectionHookData) -> None:
+        state = self._clients.get(data.client.id)
+        if state is not None and state.upstream_tcp is not None:
+            state.upstream_tcp = (state.upstream_tcp[0], data.server.timestamp_tcp_setup or time.time())
+
+    def tls_established_server(self, data: TlsData) -> None:
+        state = self._client_state(data.context.client)
+        server = data.conn
+        chain = tuple(_name(cert.issuer) for cert in server.certificate_list)
+        leaf = server.certificate_list[0] if server.certificate_list else None
+        pem = "".join(cert.to_pem().decode("ascii") for cert in server.certificate_list[1:]) or None
+        state.tls = TlsInfo(
+            sni=server.sni,
+            version=str(server.tls_version) if server.tls_version else None,
+            subject=_name(leaf.subject) if leaf else None,
+            issuer=_name(leaf.issuer) if leaf else None,
+            chain=chain,
+            chain_pem=pem,
+        )
+
+    def tls_failed_server(self, data: TlsData) -> None:
+        state = self._client_state(data.context.client)
+        server = data.conn
+        state.tls = TlsInfo(
+            sni=server.sni,
+            issuer=_name(server.certificate_list[0].issuer) if server.certificate_list else None,
+            subject=_name(server.certificate_list[0].subject) if server.certificate_list else None,
+            chain=tuple(_name(cert.issuer) for cert in server.certificate_list),
+            chain_pem="".join(c.to_pem().decode("ascii") for c in server.certificate_list[1:]) or None,
+            failed_by=Hop.REGISTRY,
+            error=redact.redact_text(str(server.error or "TLS handshake failed")),
+        )
+        self._fail_connect(state, Hop.TLS, "tls", f"the registry's certificate was rejected: {state.tls.error}")
+
+    def tls_failed_client(self, data: TlsData) -> None:
+        client = data.conn
+        state = self._client_state(client)
+        message = str(client.error or "TLS handshake failed")
+        state.tls = TlsInfo(
+            sni=client.sni,
+            failed_by=Hop.CLIENT,
+            error=redact.redact_text(message),
+        )
+        self._fail_connect(
+            state,
+            Hop.CLIENT,
+            "tls",
+            f"npm rejected npm-inspect's certificate ({message}): npm does not trust npm-inspect's CA",
+        )
+
+    # -- CONNECT -----------------------------------------------------------------
+
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        state = self._client_state(flow.client_conn)
+        request = flow.request
+        state.proxy_authorization = request.headers.get("proxy-authorization")
+        flow.metadata[_SEQ_KEY] = next(self._seq)
+        if self._upstream is None or not self._relay:
+            return
+        scheme, address = self._upstream
+        authorization = self._upstream_authorization or state.proxy_authorization
+        answer = await probe_connect(
+            address,
+            (request.host, request.port),
+            proxy_authorization=authorization,
+            proxy_tls=scheme == "https",
+            timeout=ctx.options.npm_inspect_probe_timeout,
+        )
+        record = self._connect_record(flow, answer, authorization)
+        if answer.accepted:
+            state.connect = record
+        else:
+            flow.response = _relay_response(answer, address)
+            flow.metadata[_RELAYED_KEY] = True
+        self._emit(record)
+
+    def http_connect_upstream(self, flow: http.HTTPFlow) -> None:
+        state = self._client_state(flow.client_conn)
+        state.connect_sent = time.time()
+        if not self._upstream_authorization and state.proxy_authorization:
+            flow.request.headers["Proxy-Authorization"] = state.proxy_authorization
+
+    def http_connected(self, flow: http.HTTPFlow) -> None:
+        if self._upstream is not None and self._relay:
+            return  # recorded from the probe in http_connect
+        state = self._client_state(flow.client_conn)
+        record = self._direct_connect_record(flow)
+        state.connect = record
+        self._emit(record)
+
+    def http_connect_error(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(_RELAYED_KEY) or (self._upstream is not None and self._relay):
+            return
+        self._emit(self._direct_connect_record(flow))
+
+    # -- HTTP --------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        flow.metadata.setdefault(_SEQ_KEY, next(self._seq))
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if response is None:
+            return
+        content_type = (response.headers.get("content-type") or "").lower()
+        textual = _is_textual(content_type)
+        length = response.headers.get("content-length")
+        small = length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
+        if response.stream or not textual or (length is not None and not small):
+            counter = _BodyCounter(ERROR_BODY_LIMIT if textual else 0)
+            response.stream = counter
+            flow.metadata[_COUNTER_KEY] = counter
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.request.method == "CONNECT":
+            return
+        self._emit(self._http_record(flow))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.request.method == "CONNECT" or flow.response is not None and flow.metadata.get(_RELAYED_KEY):
+            return
+        self._emit(self._http_record(flow))
+
+    # -- building records -----------------------------------------------------------
+
+    def _client_state(self, client: connection.Client) -> _ClientState:
+        state = self._clients.get(client.id)
+        if state is None:
+            state = self._clients[client.id] = _ClientState(started=client.timestamp_start or time.time())
+        return state
+
+    def _emit(self, record: Exchange) -> None:
+        try:
+            self.sink(record)
+        except Exception:  # a consumer's bug must never break the proxy path
+            logger.exception("npm-inspect sink failed for exchange %s", record.id)
+
+    def _fail_connect(self, state: _ClientState, hop: Hop, kind: str, message: str) -> None:
+        if state.connect is None:
+            return
+        record = state.connect
+        state.connect = replace(record, hop=hop, tls=state.tls, error=ErrorInfo(kind, message))
+        self._emit(state.connect)
+
+    def _connect_record(self, flow: http.HTTPFlow, answer: ConnectAnswer, authorization: str | None) -> Exchange:
+        request = flow.request
+        state = self._client_state(flow.client_conn)
+        assert self._upstream is not None
+        upstream = _address(self._upstream[1])
+        if answer.status is not None:
+            schemes_hdr = hops.header_values(answer.headers, "proxy-authenticate")
+            body = _decode_excerpt(answer.body, _first(answer.headers, "content-encoding"), ERROR_BODY_LIMIT)
+            evidence = Evidence(
+                status_line=answer.status_line,
+                server=_first(answer.headers, "server"),
+                via=_first(answer.headers, "via"),
+                squid_error=_first(answer.headers, "x-squid-error"),
+                proxy_authenticate=tuple(schemes_hdr),
+                error_body=redact.redact_text(body) if body and not answer.accepted else None,
+                reason=f"the upstream proxy {upstream} answered the CONNECT",
+            )
+            error = None
+        else:
+            evidence = Evidence(reason=f"npm-inspect could not get an answer from the upstream proxy {upstream}")
+            error = ErrorInfo(answer.error_kind or "connect-failed", f"upstream proxy {upstream}: {answer.error}")
+        done = answer.started + ((answer.tcp_ms or 0) + (answer.connect_ms or 0)) / 1000
+        return Exchange(
+            id=flow.id,
+            seq=flow.metadata[_SEQ_KEY],
+            kind="connect",
+            started=request.timestamp_start,
+            method="CONNECT",
+            scheme="",
+            host=request.host,
+            port=request.port,
+            status=answer.status,
+            reason=answer.reason,
+            hop=Hop.PROXY,
+            state="open" if answer.accepted else "done",
+            upstream=upstream,
+            timings=Timings(
+                client=_ms(state.started, request.timestamp_start),
+                upstream_connect=answer.tcp_ms,
+                connect=answer.connect_ms,
+                total=_ms(request.timestamp_start, done) if not answer.accepted else None,
+            ),
+            evidence=evidence,
+            request_headers=redact.redact_headers(request.headers.items(multi=True)),
+            response_headers=redact.redact_headers(answer.headers),
+            npm=_npm_identity(request.headers),
+            proxy_auth=_credential(authorization),
+            error=error,
+            decrypted=self._decrypting,
+        )
+
+    def _direct_connect_record(self, flow: http.HTTPFlow) -> Exchange:
+        request, response = flow.request, flow.response
+        state = self._client_state(flow.client_conn)
+        server = flow.server_conn
+        status = response.status_code if response else None
+        error = None
+        hop = Hop.INSPECTOR
+        reason = "direct connection: npm-inspect reached the host and answered CONNECT"
+        if status is None or status >= 400:
+            message = response.get_text(strict=False) if response else str(flow.error or "no answer")
+            error = ErrorInfo("connect-failed", redact.redact_text(message or "connection failed")[:500])
+            hop, reason = Hop.REGISTRY, "direct connection to the registry host failed"
+        tcp = state.upstream_tcp
+        return Exchange(
+            id=flow.id,
+            seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
+            kind="connect",
+            started=request.timestamp_start,
+            method="CONNECT",
+            scheme="",
+            host=request.host,
+            port=request.port,
+            status=status,
+            reason=response.reason if response else "",
+            hop=hop,
+            state="open" if error is None else "done",
+            timings=Timings(
+                client=_ms(state.started, request.timestamp_start),
+                upstream_connect=_ms(tcp[0], tcp[1]) if tcp and tcp[1] else _ms(server.timestamp_start, server.timestamp_tcp_setup),
+            ),
+            evidence=Evidence(status_line=f"HTTP/1.1 {status} {response.reason}" if response else "", reason=reason),
+            request_headers=redact.redact_headers(request.headers.items(multi=True)),
+            npm=_npm_identity(request.headers),
+            proxy_auth=_credential(request.headers.get("proxy-authorization")),
+            error=error,
+            decrypted=self._decrypting,
+        )
+
+    def _http_record(self, flow: http.HTTPFlow) -> Exchange:
+        request, response = flow.request, flow.response
+        state = self._client_state(flow.client_conn)
+        server = flow.server_conn
+        via_proxy = server.via is not None
+        in_tunnel = request.scheme == "https" or state.connect is not None
+        upstream = _address(server.via[1]) if server.via else None
+
+        timings = self._http_timings(flow, state)
+        counter: _BodyCounter | None = flow.metadata.get(_COUNTER_KEY)
+        raw = response.raw_content if response is not None else None
+        received = counter.size if counter is not None else len(raw or b"")
+        sent = len(request.raw_content or b"")
+        state.bytes_sent += sent
+        state.bytes_received += received
+
+        content_type = response.headers.get("content-type") if response is not None else None
+        encoding = response.headers.get("content-encoding") if response is not None else None
+        head = bytes(counter.head) if counter is not None else (raw or b"")
+        error_status = response is not None and response.status_code >= 400
+        body_text = None
+        if response is not None and _is_textual((content_type or "").lower()):
+            limit = ERROR_BODY_LIMIT if error_status else PREVIEW_LIMIT
+            body_text = _decode_excerpt(head, encoding, limit)
+            body_text = redact.redact_text(body_text) if body_text else None
+
+        error = None
+        hop: Hop
+        if response is not None:
+            hop, why = hops.classify_response(
+                kind="http",
+                status=response.status_code,
+                headers=response.headers.items(multi=True),
+                via_proxy=via_proxy,
+                in_tunnel=in_tunnel and request.scheme == "https",
+            )
+            evidence = Evidence(
+                status_line=f"{response.http_version} {response.status_code} {response.reason}",
+                server=response.headers.get("server"),
+                via=response.headers.get("via"),
+                squid_error=response.headers.get("x-squid-error"),
+                proxy_authenticate=tuple(response.headers.get_all("proxy-authenticate")),
+                www_authenticate=tuple(response.headers.get_all("www-authenticate")),
+                error_body=body_text if error_status else None,
+                reason=why,
+            )
+        else:
+            message = str(flow.error.msg if flow.error else "no response")
+            reached = server.timestamp_start is not None and server.connected if server else False
+            kind, hop = hops.classify_error(
+                message, via_proxy=via_proxy, phase_reached_registry=bool(reached or state.tls)
+            )
+            if state.tls is not None and state.tls.failed_by is not None:
+                kind, hop = "tls", Hop.TLS if state.tls.failed_by == Hop.REGISTRY else Hop.CLIENT
+            error = ErrorInfo(kind, redact.redact_text(message))
+            evidence = Evidence(reason=f"no HTTP answer: {redact.redact_text(message)}")
+
+        return Exchange(
+            id=flow.id,
+            seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
+            kind="http",
+            started=request.timestamp_start,
+            method=request.method,
+            scheme=request.scheme,
+            host=request.pretty_host if request.host_header else request.host,
+            port=request.port,
+            path=redact.redact_text(request.path),
+            status=response.status_code if response is not None else None,
+            reason=response.reason if response is not None else "",
+            hop=hop,
+            state="done",
+            upstream=upstream,
+            timings=timings,
+            evidence=evidence,
+            request_headers=redact.redact_headers(request.headers.items(multi=True)),
+            response_headers=redact.redact_headers(response.headers.items(multi=True)) if response is not None else (),
+            npm=_npm_identity(request.headers),
+            proxy_auth=_credential(request.headers.get("proxy-authorization") or state.proxy_authorization),
+            auth=_credential(request.headers.get("authorization")),
+            bytes_sent=sent,
+            bytes_received=received,
+            content_type=content_type,
+            body_preview=body_text,
+            tls=state.tls if request.scheme == "https" else None,
+            error=error,
+            decrypted=True,
+        )
+
+    def _http_timings(self, flow: http.HTTPFlow, state: _ClientState) -> Timings:
+        request, response, server = flow.request, flow.response, flow.server_conn
+        upstream_connect = connect = tls = client = None
+        if server is not None and server.id not in state.attributed:
+            state.attributed.add(server.id)
+            if state.upstream_tcp and state.upstream_tcp[1]:
+                upstream_connect = _ms(*state.upstream_tcp)
+            elif server.timestamp_tcp_setup:
+                upstream_connect = _ms(server.timestamp_start, server.timestamp_tcp_setup)
+            if server.via is not None and state.connect_sent and server.timestamp_start:
+                connect = _ms(state.connect_sent, server.timestamp_start)
+            if server.timestamp_tls_setup:
+                base = server.timestamp_start if server.via is not None else server.timestamp_tcp_setup
+                tls = _ms(base, server.timestamp_tls_setup)
+            client_conn = flow.client_conn
+            if client_conn.timestamp_tls_setup and state.connect is not None:
+                client = _ms(state.connect.started, client_conn.timestamp_tls_setup)
+        end = None
+        send = _ms(request.timestamp_start, request.timestamp_end)
+        wait = receive = None
+        if response is not None:
+            wait = _ms(request.timestamp_end, response.timestamp_start)
+            receive = _ms(response.timestamp_start, response.timestamp_end)
+            end = response.timestamp_end
+        elif flow.error is not None:
+            end = flow.error.timestamp
+        return Timings(
+            client=client,
+            upstream_connect=upstream_connect,
+            connect=connect,
+            tls=tls,
+            send=send,
+            wait=wait,
+            receive=receive,
+            total=_ms(request.timestamp_start, end),
+        )
+
+
+# -- pure helpers ---------------------------------------------------------------------
+
+
+def _relay_response(answer: ConnectAnswer, address: tuple[str, int]) -> http.Response:
+    """The answer npm gets in place of mitmproxy's 502: the proxy's own status and headers, empty body."""
+    if answer.status is None:
+        reason = f"npm-inspect: upstream proxy {_address(address)} unreachable ({answer.error})"
+        return http.Response(
+            b"HTTP/1.1",
+            502,
+            reason.encode("latin-1", "replace")[:200],
+            http.Headers([(b"Content-Length", b"0"), (b"Connection", b"close")]),
+            b"",
+            None,
+            time.time(),
+            time.time(),
+        )
+    headers = [
+        (k.encode("latin-1", "replace"), v.encode("latin-1", "replace"))
+        for k, v in answer.headers
+        if k.lower() not in _HOP_BY_HOP
+    ]
+    headers += [(b"Content-Length", b"0"), (b"Connection", b"close")]
+    reason = answer.reason or RESPONSES.get(answer.status, "")
+    return http.Response(
+        answer.http_version.encode("latin-1", "replace"),
+        answer.status,
+        reason.encode("latin-1", "replace"),
+        http.Headers(headers),
+        b"",
+        None,
+        time.time(),
+        time.time(),
+    )
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start) * 1000), 3)
+
+
+def _address(address: tuple[str, int]) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _first(headers: list[tuple[str, str]], name: str) -> str | None:
+    return hops.first_header(headers, name)
+
+
+def _name(parts: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in parts)
+
+
+def _is_textual(content_type: str) -> bool:
+    return "json" in content_type or content_type.startswith("text/") or "xml" in content_type or content_type == ""
+
+
+def _is_login(request: http.Request) -> bool:
+    return request.method == "PUT" and "/-/user/org.couchdb.user:" in request.path
+
+
+def _decode_excerpt(raw: bytes | None, encoding: str | None, limit: int) -> str | None:
+    """Decode at most ``limit`` bytes of a body; gzip/deflate are inflated with a cap (no bombs)."""
+    if not raw:
+        return None
+    data = raw[:_DECODE_LIMIT]
+    encoding = (encoding or "").strip().lower()
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit)
+        elif encoding == "deflate":
+            data = zlib.decompressobj().decompress(data, limit)
+        elif encoding not in ("", "identity"):
+            return f"({encoding}-encoded body, {len(raw)} bytes)"
+    except zlib.error:
+        return f"({encoding} body that does not decode, {len(raw)} bytes)"
+    text = data[:limit].decode("utf-8", "replace")
+    return text
+
+
+def _npm_identity(headers: http.Headers) -> NpmIdentity:
+    return NpmIdentity(
+        command=headers.get("npm-command"),
+        session=headers.get("npm-session"),
+        user_agent=headers.get("user-agent"),
+        auth_type=headers.get("npm-auth-type"),
+        scope=headers.get("npm-scope"),
+        request_type=headers.get("pacote-req-type"),
+    )
+
+
+def _credential(value: str | None) -> CredentialInfo | None:
+    if not value:
+        return None
+    return CredentialInfo(
+        scheme=redact.auth_scheme(value),
+        fingerprint=redact.fingerprint(redact.auth_secret(value)),
+        username=redact.credential_username(value),
+    )

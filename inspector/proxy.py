@@ -1,0 +1,183 @@
+"""The embedded mitmproxy: our capture addon in a stock master, on its own thread and event loop.
+
+Why a thread: mitmproxy's ``Master.run()`` installs an eager task factory and
+an exception handler on the whole running loop. Inside Textual's loop that
+would change how the dashboard's tasks run, and a slow frame would stall the
+proxy. On its own loop the proxy never waits for the UI; records cross over
+through the sink (a thread-safe queue in the session store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .capture import NpmCapture, Sink
+from .errors import PortInUseError, ProxyStartError
+from .upstream import UpstreamProxy
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class ProxyConfig:
+    """How the inspector listens and where it forwards."""
+
+    confdir: Path
+    """npm-inspect's CA directory (see :func:`inspector.ca.ensure_ca`)."""
+    listen_host: str = LOOPBACK
+    port: int = 0
+    """0: a free port chosen by the OS."""
+    upstream: UpstreamProxy | None = None
+    forward_upstream_credentials: bool = True
+    """Send the upstream URL's credentials ourselves (``upstream_auth``); else forward npm's."""
+    decrypt: bool = True
+    upstream_trusted_ca: Path | None = None
+    """The CA bundle to verify registries with (npm's own cafile/ca); ``None``: certifi."""
+    ssl_insecure: bool = False
+    """Mirror npm's ``strict-ssl=false``."""
+    proxyauth: str | None = None
+    """``user:password`` required from clients (when listening beyond loopback)."""
+    extra_options: dict[str, object] = field(default_factory=dict)
+
+
+class _Readiness:
+    """Tells the starting thread whether the proxy servers came up, and where."""
+
+    def __init__(self, owner: "InspectorProxy") -> None:
+        self.owner = owner
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        proxyserver = ctx.master.addons.get("proxyserver")
+        errors = [str(s.last_exception) for s in proxyserver.servers if s.last_exception]
+        addresses = proxyserver.listen_addrs()
+        self.owner._on_running(errors, addresses)
+
+
+class InspectorProxy:
+    """Start, address and stop the inspector. ``start()`` blocks until it listens (or raises)."""
+
+    def __init__(self, config: ProxyConfig, sink: Sink) -> None:
+        self.config = config
+        self.capture = NpmCapture(sink)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._error: Exception | None = None
+        self._master = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.host = config.listen_host
+        self.port = config.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def mode(self) -> str:
+        return "decrypt" if self.config.decrypt else "metadata-only"
+
+    def start(self, timeout: float = 30.0) -> "InspectorProxy":
+        self._thread = threading.Thread(target=self._thread_main, name="npm-inspect-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise ProxyStartError(f"mitmproxy did not start within {timeout:g} s; see the log (--log-file) for why")
+        if self._error is not None:
+            self.stop()
+            raise self._error
+        return self
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as e:  # startup failures are reported through start()
+            logger.debug("proxy thread ended with %r", e)
+            if not self._ready.is_set():
+                self._error = ProxyStartError(f"mitmproxy could not start: {e}")
+                self._ready.set()
+        finally:
+            self._stopped.set()
+
+    async def _main(self) -> None:
+        from mitmproxy import addons, exceptions, master, options
+
+        self._loop = asyncio.get_running_loop()
+        opts = options.Options()
+        m = master.Master(opts, event_loop=self._loop)
+        m.addons.add(*addons.default_addons())
+        m.addons.add(self.capture, _Readiness(self))
+        try:
+            opts.update(**self._options())
+        except exceptions.OptionsError as e:
+            self._error = ProxyStartError(f"invalid proxy settings: {e}")
+            self._ready.set()
+            return
+        self._master = m
+        await m.run()
+
+    def _options(self) -> dict[str, object]:
+        c = self.config
+        values: dict[str, object] = {
+            "confdir": str(c.confdir),
+            "listen_host": c.listen_host,
+            "listen_port": c.port,
+            "mode": [c.upstream.mode_spec if c.upstream else "regular"],
+            "stream_large_bodies": "1m",
+            "ssl_insecure": c.ssl_insecure,
+            "block_global": c.listen_host in (LOOPBACK, "::1", "localhost"),
+        }
+        if c.upstream is not None and c.forward_upstream_credentials and c.upstream.credentials:
+            values["upstream_auth"] = c.upstream.credentials
+        if c.upstream_trusted_ca is not None:
+            values["ssl_verify_upstream_trusted_ca"] = str(c.upstream_trusted_ca)
+        if not c.decrypt:
+            values["ignore_hosts"] = [".*"]
+        if c.proxyauth:
+            values["proxyauth"] = c.proxyauth
+        values.update(c.extra_options)
+        return values
+
+    def _on_running(self, errors: list[str], addresses: list[tuple]) -> None:
+        if errors:
+            text = "; ".join(errors)
+            if "address already in use" in text.lower() or "errno 98" in text.lower():
+                self._error = PortInUseError(
+                    f"port {self.config.port} on {self.config.listen_host} is already in use: "
+                    f"pick another with --port, or omit --port to use a free one"
+                )
+            else:
+                self._error = ProxyStartError(f"mitmproxy could not listen: {text}")
+            if self._master is not None:
+                self._master.shutdown()
+        elif addresses:
+            self.host, self.port = addresses[0][0], addresses[0][1]
+        else:
+            self._error = ProxyStartError("mitmproxy started no listener")
+        self._ready.set()
+
+    def open_connections(self) -> int:
+        """Client connections the capture still tracks (for settling before a report)."""
+        return len(self.capture._clients)
+
+    def settle(self, timeout: float = 2.0) -> None:
+        """Wait (bounded) until every client connection has been seen closing."""
+        deadline = time.monotonic() + timeout
+        while self.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut mitmproxy down and join its thread (idempotent)."""
+        if self._master is not None and not self._stopped.is_set():
+            self._master.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout)

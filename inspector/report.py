@@ -1,0 +1,170 @@
+"""Headless reports of a session: text for terminals, JSON for CI, Markdown for support tickets.
+
+Every value shown here is already redacted by the capture; URLs from config
+are masked again on the way out, so a report can be pasted anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from .diagnose import Finding
+from .lines import exchange_line
+from .records import Exchange, Timings
+from .redact import redact_text, redact_url
+from .session import SessionInfo
+
+REPORT_SCHEMA = "npm-inspect/report@1"
+FORMATS = ("text", "json", "markdown")
+
+
+def exchange_summary(exchange: Exchange) -> dict[str, Any]:
+    """One exchange in the JSON report."""
+    timings = {k: getattr(exchange.timings, k) for k in Timings.__dataclass_fields__}
+    ev = exchange.evidence
+    return {
+        "id": exchange.id,
+        "seq": exchange.seq,
+        "kind": exchange.kind,
+        "method": exchange.method,
+        "scheme": exchange.scheme or None,
+        "host": exchange.host,
+        "port": exchange.port,
+        "path": exchange.path or None,
+        "status": exchange.status,
+        "reason": exchange.reason or None,
+        "hop": exchange.hop.value if exchange.hop else None,
+        "upstream": exchange.upstream,
+        "timings": timings,
+        "evidence": {
+            "status_line": ev.status_line or None,
+            "server": ev.server,
+            "via": ev.via,
+            "x_squid_error": ev.squid_error,
+            "proxy_authenticate": list(ev.proxy_authenticate),
+            "www_authenticate": list(ev.www_authenticate),
+            "error_body": ev.error_body,
+            "reason": ev.reason or None,
+        },
+        "proxy_authorization_sent": exchange.proxy_auth is not None,
+        "authorization_sent": exchange.auth is not None,
+        "npm_command": exchange.npm.command,
+        "bytes": {"sent": exchange.bytes_sent, "received": exchange.bytes_received},
+        "error": {"kind": exchange.error.kind, "message": exchange.error.message} if exchange.error else None,
+    }
+
+
+def json_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> dict[str, Any]:
+    return {
+        "schema": REPORT_SCHEMA,
+        "npm": {"argv": [redact_text(a) for a in info.npm_argv], "exit": info.npm_exit},
+        "upstream": redact_url(info.upstream) if info.upstream else None,
+        "mode": info.mode,
+        "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
+        "exchanges": [exchange_summary(e) for e in exchanges],
+        "findings": [_finding_json(f) for f in findings],
+    }
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    data = finding.to_dict()
+    data["evidence"] = [{"exchange": e.exchange_id, "seq": e.seq, "excerpt": e.excerpt} for e in finding.evidence]
+    return data
+
+
+def failures_by_hop(exchanges: list[Exchange]) -> dict[str, Counter[str]]:
+    groups: dict[str, Counter[str]] = {}
+    for e in exchanges:
+        if not e.failed:
+            continue
+        hop = e.hop.value if e.hop else "?"
+        label = str(e.status) if e.status is not None else (e.error.kind if e.error else "?")
+        groups.setdefault(hop, Counter())[label] += 1
+    return groups
+
+
+def _command_line(info: SessionInfo) -> str:
+    return " ".join(redact_text(a) for a in info.npm_argv) or "(no npm command)"
+
+
+def text_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+    lines = [
+        "",
+        f"npm-inspect: {_command_line(info)} → exit {info.npm_exit if info.npm_exit is not None else '-'}"
+        f" · upstream {redact_url(info.upstream) if info.upstream else 'none (direct)'} · {info.mode}",
+        f"{len(exchanges)} exchange(s):",
+    ]
+    for e in exchanges:
+        lines.append(f"  {e.seq:>4}  {exchange_line(e)}")
+    groups = failures_by_hop(exchanges)
+    if groups:
+        lines.append("Failures by hop:")
+        for hop, counter in sorted(groups.items()):
+            detail = ", ".join(f"{label} ×{n}" for label, n in counter.most_common())
+            lines.append(f"  {hop}: {detail}")
+    else:
+        lines.append("No failures.")
+    if findings:
+        lines.append("Findings (root cause first):")
+        for i, f in enumerate(findings, 1):
+            count = f" ×{f.count}" if f.count > 1 else ""
+            lines.append(f"  {i}. [{f.severity}] {f.rule} · hop {f.hop.value}{count} — {f.title}")
+            for para in f.explanation.splitlines():
+                lines.append(f"       {para}")
+            for cmd in f.commands:
+                lines.append(f"       $ {cmd}")
+            for caveat in f.caveats:
+                lines.append(f"       ! {caveat}")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+    out = [
+        "# npm-inspect report",
+        "",
+        f"- **Command:** `{_command_line(info)}` (exit {info.npm_exit if info.npm_exit is not None else '-'})",
+        f"- **Upstream proxy:** {('`' + redact_url(info.upstream) + '`') if info.upstream else 'none (direct)'}",
+        f"- **Mode:** {info.mode}",
+        f"- **Versions:** npm-inspect {info.inspector_version or '?'}, npm {info.npm_version or '?'}, node {info.node_version or '?'}",
+        "",
+        "## Findings",
+        "",
+    ]
+    if not findings:
+        out.append("No problems found.")
+    for i, f in enumerate(findings, 1):
+        count = f" (×{f.count})" if f.count > 1 else ""
+        out += [f"### {i}. {f.title}{count}", "", f"`{f.rule}` · severity **{f.severity}** · hop **{f.hop.value}**", ""]
+        out += [f.explanation, ""]
+        if f.commands:
+            out += ["Fix:", "", "```sh", *f.commands, "```", ""]
+        if f.caveats:
+            out += [*(f"> {c}" for c in f.caveats), ""]
+        if f.evidence:
+            out.append("Evidence:")
+            out.append("")
+            for ev in f.evidence[:5]:
+                out.append(f"- exchange #{ev.seq}: `{_md_code(ev.excerpt)}`")
+            out.append("")
+    out += ["## Exchanges", "", "| # | method | target | status | hop | ms |", "|---|---|---|---|---|---|"]
+    for e in exchanges:
+        status = str(e.status) if e.status is not None else (e.error.kind if e.error else "-")
+        total = f"{e.timings.total:.0f}" if e.timings.total is not None else "-"
+        out.append(
+            f"| {e.seq} | {e.method} | `{_md_code(e.url)}` | {status} | {e.hop.value if e.hop else '?'} | {total} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _md_code(text: str) -> str:
+    return text.replace("`", "'").replace("|", "\\|").replace("\n", " ")[:300]
+
+
+def render(fmt: str, info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+    if fmt == "json":
+        return json.dumps(json_report(info, exchanges, findings), indent=2) + "\n"
+    if fmt == "markdown":
+        return markdown_report(info, exchanges, findings)
+    return text_report(info, exchanges, findings)

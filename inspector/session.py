@@ -1,0 +1,119 @@
+"""The session store: every record of a run, the source of truth for all consumers.
+
+The proxy thread calls :meth:`SessionStore.add` (the capture sink); it only
+takes a lock and appends, so the proxy never waits on a consumer. Consumers
+either read the whole store (reports, HAR) or take what arrived since their
+last look in one batch (:meth:`drain`, used by the dashboard's timer and the
+journal writer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .records import Exchange
+
+
+@dataclass
+class SessionInfo:
+    """What a session was: metadata written with it and shown in headers and reports."""
+
+    npm_argv: list[str] = field(default_factory=list)
+    upstream: str | None = None
+    """Display form: password masked."""
+    mode: str = "decrypt"
+    listen: str | None = None
+    npm_exit: int | None = None
+    npm_version: str | None = None
+    node_version: str | None = None
+    inspector_version: str | None = None
+    started: float | None = None
+
+
+class SessionStore:
+    """Thread-safe, ordered, upsert-by-id collection of exchanges."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Exchange] = []
+        self._index: dict[str, int] = {}
+        self._pending: dict[str, list[Exchange]] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self.version = 0
+        """Bumped on every change: cheap "did anything change?" checks for consumers."""
+
+    def add(self, exchange: Exchange) -> None:
+        """Insert or replace (same id) a record. Called from the proxy thread."""
+        with self._lock:
+            position = self._index.get(exchange.id)
+            if position is None:
+                self._index[exchange.id] = len(self._items)
+                self._items.append(exchange)
+            else:
+                self._items[position] = exchange
+            for queue in self._pending.values():
+                queue.append(exchange)
+            self.version += 1
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def extend(self, exchanges: list[Exchange]) -> None:
+        for exchange in exchanges:
+            self.add(exchange)
+
+    def subscribe(self, name: str) -> None:
+        """Start a named batch queue; :meth:`drain` returns what arrived since."""
+        with self._lock:
+            self._pending.setdefault(name, [])
+
+    def drain(self, name: str) -> list[Exchange]:
+        """Take everything added since the last drain of this queue (a record may appear more than once)."""
+        with self._lock:
+            batch = self._pending.get(name, [])
+            self._pending[name] = []
+            return batch
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the adding thread) after each change; keep it tiny."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def exchanges(self) -> list[Exchange]:
+        """A snapshot of all records in arrival order."""
+        with self._lock:
+            return list(self._items)
+
+    def get(self, exchange_id: str) -> Exchange | None:
+        with self._lock:
+            position = self._index.get(exchange_id)
+            return self._items[position] if position is not None else None
+
+    def position(self, exchange_id: str) -> int | None:
+        with self._lock:
+            return self._index.get(exchange_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Exchange]:
+        return iter(self.exchanges())
+
+    def __getitem__(self, position: int) -> Exchange:
+        return self._items[position]
+
+
+def summary_counts(exchanges: list[Exchange]) -> dict[str, Counter[str]]:
+    """Counts by hop and by status class, for headers and reports."""
+    by_hop: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    for exchange in exchanges:
+        by_hop[exchange.hop.value if exchange.hop else "?"] += 1
+        if exchange.status is not None:
+            by_status[str(exchange.status)] += 1
+        elif exchange.error is not None:
+            by_status[exchange.error.kind] += 1
+    return {"hop": by_hop, "status": by_status}

@@ -1,0 +1,9 @@
+"""The proxy lab: real Squid, real Verdaccio and the real npm client on loopback.
+
+Used by the end-to-end tests (through fixtures in ``tests/conftest.py``) and by
+the ``bench/`` scripts. Nothing here installs anything: ``.ci/run`` installs
+Squid (apt) and Verdaccio (``npm ci`` in this folder) before the suite runs.
+"""
+
+REGISTRY_HOST = "registry.lab.test"
+"""The registry's name: only Squid resolves it (its ``hosts_file``), so npm must go through the proxy."""

@@ -1,0 +1,84 @@
+"""The real npm client with an isolated configuration per test.
+
+Nothing of the developer's own npm setup leaks in: ``globalconfig`` and
+``userconfig`` point at files in the test's directory, the cache is fresh,
+and proxy variables from the environment are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NPM = shutil.which("npm") or "npm"
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
+
+@dataclass
+class NpmEnv:
+    """A throwaway npm world: config files, cache and a project directory."""
+
+    root: Path
+    userconfig_lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.project.mkdir(exist_ok=True)
+        self.cache.mkdir(exist_ok=True)
+        self.globalconfig.write_text("")
+        self.write_userconfig(*self.userconfig_lines)
+        if not (self.project / "package.json").exists():
+            (self.project / "package.json").write_text('{"name":"lab-app","version":"1.0.0","private":true}\n')
+
+    @property
+    def project(self) -> Path:
+        return self.root / "project"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def userconfig(self) -> Path:
+        return self.root / "userconfig.npmrc"
+
+    @property
+    def globalconfig(self) -> Path:
+        return self.root / "global.npmrc"
+
+    def write_userconfig(self, *lines: str) -> None:
+        self.userconfig.write_text("".join(f"{line}\n" for line in lines))
+
+    def add_userconfig(self, *lines: str) -> None:
+        with self.userconfig.open("a") as f:
+            f.writelines(f"{line}\n" for line in lines)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARS and not k.lower().startswith("npm_config_")}
+        env.update(
+            npm_config_userconfig=str(self.userconfig),
+            npm_config_globalconfig=str(self.globalconfig),
+            npm_config_cache=str(self.cache),
+            npm_config_update_notifier="false",
+            npm_config_fund="false",
+            npm_config_audit="false",
+            npm_config_fetch_retries="0",
+            npm_config_fetch_timeout="20000",
+            NO_COLOR="1",
+        )
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NPM, *args],
+            cwd=self.project,
+            env=self.env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )

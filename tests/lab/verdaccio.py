@@ -1,0 +1,180 @@
+"""A real Verdaccio as the registry, over HTTP and (a second process, same storage) HTTPS.
+
+Package rules: ``@corp/*`` is readable by ``alice`` only, so an anonymous
+request gets 401 and ``bob`` gets 403; everything else is public.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import REGISTRY_HOST
+from .packages import Package, publish
+from .pki import CertFiles
+from .procs import ManagedProcess, free_port, wait_until
+
+LAB_DIR = Path(__file__).resolve().parent
+VERDACCIO_BIN = LAB_DIR / "node_modules" / "verdaccio" / "bin" / "verdaccio"
+
+USERS = {"alice": "alice-Secret-1", "bob": "bob-Secret-2"}
+
+
+def installed() -> bool:
+    return VERDACCIO_BIN.exists()
+
+
+class Verdaccio:
+    """Verdaccio on free loopback ports, with its own storage and users."""
+
+    def __init__(self, workdir: Path, *, tls: CertFiles | None = None, ca: Path | None = None):
+        self.dir = workdir
+        self.tls = tls
+        self.ca = ca
+        self.http_port = free_port()
+        self.https_port = free_port() if tls else None
+        self.processes: list[ManagedProcess] = []
+        self.tokens: dict[str, str] = {}
+
+    def url(self, scheme: str = "http", host: str = REGISTRY_HOST) -> str:
+        port = self.https_port if scheme == "https" else self.http_port
+        return f"{scheme}://{host}:{port}/"
+
+    @property
+    def local_url(self) -> str:
+        """Where the lab itself talks to Verdaccio: direct, never through a proxy."""
+        return f"http://127.0.0.1:{self.http_port}/"
+
+    def _write_config(self) -> Path:
+        d = self.dir
+        storage = d / "storage"
+        storage.mkdir(parents=True, exist_ok=True)
+        db = storage / ".verdaccio-db.json"
+        if not db.exists():  # one token secret shared by the HTTP and HTTPS processes
+            db.write_text(json.dumps({"list": [], "secret": secrets.token_hex(32)}))
+        config = {
+            "storage": str(storage),
+            "auth": {"htpasswd": {"file": str(d / "htpasswd"), "max_users": 1000}},
+            "uplinks": {},
+            "web": {"enable": False},
+            "max_body_size": "1100mb",
+            "packages": {
+                "@corp/*": {"access": "alice", "publish": "alice"},
+                "**": {"access": "$all", "publish": "$authenticated"},
+            },
+            "log": {"type": "file", "path": str(d / "verdaccio.log"), "format": "json", "level": "http"},
+        }
+        if self.tls:
+            config["https"] = {"key": str(self.tls.key), "cert": str(self.tls.cert)}
+            if self.ca:
+                config["https"]["ca"] = str(self.ca)
+        path = d / "config.yaml"
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        return path
+
+    def start(self, timeout: float = 60.0) -> "Verdaccio":
+        if not installed():
+            raise RuntimeError(f"Verdaccio is not installed: run 'npm ci' in {LAB_DIR}")
+        config = self._write_config()
+        env = dict(os.environ, NODE_ENV="production")
+        listens = [f"http://127.0.0.1:{self.http_port}"]
+        if self.https_port:
+            listens.append(f"https://127.0.0.1:{self.https_port}")
+        for i, listen in enumerate(listens):
+            self.processes.append(
+                ManagedProcess(
+                    ["node", str(VERDACCIO_BIN), "--config", str(config), "--listen", listen],
+                    log=self.dir / f"verdaccio-{i}.out",
+                    env=env,
+                )
+            )
+        try:
+            wait_until(self._ready, timeout=timeout, what="Verdaccio to answer /-/ping")
+        except TimeoutError:
+            tails = "\n".join(p.log_tail() for p in self.processes)
+            self.stop()
+            raise RuntimeError(f"Verdaccio did not start:\n{tails}") from None
+        for user, password in USERS.items():
+            self.tokens[user] = self.add_user(user, password)
+        return self
+
+    def _ready(self) -> bool:
+        if any(not p.alive() for p in self.processes):
+            raise RuntimeError("Verdaccio exited:\n" + "\n".join(p.log_tail() for p in self.processes))
+        ok = _get(f"http://127.0.0.1:{self.http_port}/-/ping")
+        if ok and self.https_port:
+            ok = _https_ready(self.https_port)
+        return ok
+
+    def add_user(self, name: str, password: str) -> str:
+        """Create (or log in) a user and return its token, as ``npm login`` does."""
+        body = json.dumps({"name": name, "password": password, "type": "user", "roles": []}).encode()
+        request = urllib.request.Request(
+            f"{self.local_url}-/user/org.couchdb.user:{name}",
+            data=body,
+            method="PUT",
+            headers={"content-type": "application/json"},
+        )
+        try:
+            with _opener().open(request, timeout=30) as response:
+                return json.loads(response.read())["token"]
+        except urllib.error.HTTPError as e:
+            if e.code != 409:
+                raise
+        import base64
+
+        request.add_header("authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
+        with _opener().open(request, timeout=30) as response:
+            return json.loads(response.read())["token"]
+
+    def publish(self, *packages: Package, user: str = "alice") -> None:
+        for package in packages:
+            publish(self.local_url, self.tokens[user], package)
+
+    def log_lines(self) -> list[dict]:
+        """Verdaccio's JSON log (one object per request at level http)."""
+        path = self.dir / "verdaccio.log"
+        entries = []
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    continue
+        return entries
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+        self.processes.clear()
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _get(url: str) -> bool:
+    try:
+        with _opener().open(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _https_ready(port: int) -> bool:
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            with context.wrap_socket(sock, server_hostname=REGISTRY_HOST):
+                return True
+    except OSError:
+        return False
