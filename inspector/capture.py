@@ -136,7 +136,7 @@ class NpmCapture:
                 if isinstance(mode, mode_specs.UpstreamMode):
                     self._upstream = (mode.scheme, mode.address)
                     break
-            auth = ctx.options.upstream_auth
+            auth = ctx.options.upstream_auth if "upstream_auth" in ctx.options else None
             self._upstream_authorization = (
                 "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii") if auth else None
             )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import InspectorError, UsageError
+from .errors import InspectorError, UpstreamUnreachableError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,21 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+    unreachable = unreachable_upstream(exchanges)
+    if unreachable:
+        raise UpstreamUnreachableError(
+            f"the upstream proxy {unreachable} refused or dropped every connection: "
+            "check that it runs and that --upstream (or npm's https-proxy) names it"
+        )
     return result.exit_code
+
+
+def unreachable_upstream(exchanges: list) -> str | None:
+    """The upstream's address when npm-inspect never got an answer from it (and tried)."""
+    tried = [e for e in exchanges if e.upstream and e.hop is not None and e.hop.value == "proxy"]
+    if tried and all(e.status is None and e.error is not None and e.error.kind in ("connect-failed", "timeout") for e in tried):
+        return tried[0].upstream
+    return None
 
 
 def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:

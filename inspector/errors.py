@@ -19,6 +19,10 @@ class UpstreamUrlError(UsageError):
     """The upstream proxy URL cannot be used."""
 
 
+class UpstreamUnreachableError(InspectorError):
+    """The upstream proxy never answered (the run still completes and reports it)."""
+
+
 class PortInUseError(InspectorError):
     """The port npm-inspect was asked to listen on is taken."""
 

@@ -1,0 +1,80 @@
+"""Hypothesis strategies and small builders for synthetic records (pure-logic tests only)."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import strategies as st
+
+from inspector.records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings
+
+_ids = itertools.count(1)
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+ms = st.one_of(st.none(), st.floats(min_value=0, max_value=1e6, allow_nan=False))
+headers = st.lists(st.tuples(st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=20), text), max_size=6).map(tuple)
+
+timings = st.builds(Timings, client=ms, upstream_connect=ms, connect=ms, tls=ms, send=ms, wait=ms, receive=ms, total=ms)
+evidence = st.builds(
+    Evidence,
+    status_line=text,
+    server=st.one_of(st.none(), text),
+    via=st.one_of(st.none(), text),
+    squid_error=st.one_of(st.none(), text),
+    proxy_authenticate=st.lists(text, max_size=3).map(tuple),
+    www_authenticate=st.lists(text, max_size=3).map(tuple),
+    error_body=st.one_of(st.none(), text),
+    reason=text,
+)
+credential = st.one_of(st.none(), st.builds(CredentialInfo, scheme=st.sampled_from(["Basic", "Bearer"]), fingerprint=st.text("0123456789abcdef", min_size=8, max_size=8), username=st.one_of(st.none(), text)))
+
+exchanges = st.builds(
+    Exchange,
+    id=st.uuids().map(str),
+    seq=st.integers(min_value=1, max_value=10**6),
+    kind=st.sampled_from(["connect", "http"]),
+    started=st.floats(min_value=0, max_value=2e9, allow_nan=False),
+    method=st.sampled_from(["CONNECT", "GET", "PUT", "POST", "HEAD"]),
+    scheme=st.sampled_from(["", "http", "https"]),
+    host=st.sampled_from(["registry.npmjs.org", "registry.lab.test", "nexus.corp", "npm.pkg.github.com", "127.0.0.1"]),
+    port=st.integers(min_value=1, max_value=65535),
+    path=st.sampled_from(["", "/lodash", "/@corp%2fsecret", "/@corp/secret", "/lodash/-/lodash-4.17.21.tgz", "/-/whoami"]),
+    status=st.one_of(st.none(), st.sampled_from([200, 201, 304, 401, 403, 404, 407, 500, 502, 503, 504])),
+    reason=text,
+    hop=st.one_of(st.none(), st.sampled_from(list(Hop))),
+    state=st.sampled_from(["open", "done"]),
+    upstream=st.one_of(st.none(), st.just("127.0.0.1:3128")),
+    timings=timings,
+    evidence=evidence,
+    request_headers=headers,
+    response_headers=headers,
+    npm=st.builds(NpmIdentity, command=st.one_of(st.none(), st.sampled_from(["install", "view", "ci"]))),
+    proxy_auth=credential,
+    auth=credential,
+    bytes_sent=st.integers(min_value=0, max_value=10**9),
+    bytes_received=st.integers(min_value=0, max_value=10**9),
+    error=st.one_of(st.none(), st.builds(ErrorInfo, kind=st.sampled_from(["tls", "reset", "timeout", "connect-failed", "proxy-refused"]), message=text)),
+    decrypted=st.booleans(),
+)
+
+
+def make_exchange(**fields) -> Exchange:
+    """A plausible record with overrides: ``make_exchange(kind="connect", status=407, hop=Hop.PROXY)``."""
+    n = next(_ids)
+    kind = fields.get("kind", "http")
+    base = dict(
+        id=f"ex-{n}",
+        seq=n,
+        kind=kind,
+        started=1_700_000_000.0 + n,
+        method="CONNECT" if kind == "connect" else "GET",
+        scheme="" if kind == "connect" else "https",
+        host="registry.npmjs.org",
+        port=443,
+        path="" if kind == "connect" else "/lodash",
+        status=200,
+        hop=Hop.PROXY if kind == "connect" else Hop.REGISTRY,
+        timings=Timings(total=10.0),
+    )
+    base.update(fields)
+    return Exchange(**base)

@@ -1,0 +1,35 @@
+"""The core never imports the UI, and only the capture layer imports mitmproxy."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CORE = [
+    "inspector.records",
+    "inspector.redact",
+    "inspector.hops",
+    "inspector.npmconfig",
+    "inspector.diagnose",
+    "inspector.session",
+    "inspector.report",
+    "inspector.upstream",
+    "inspector.lines",
+]
+OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
+
+
+@pytest.mark.parametrize("module", CORE + OPTIONAL_CORE)
+def test_core_modules_import_neither_textual_nor_mitmproxy(module):
+    code = (
+        "import importlib, json, sys\n"
+        f"try:\n    importlib.import_module({module!r})\nexcept ModuleNotFoundError as e:\n"
+        f"    print(json.dumps('missing:' + str(e.name))); sys.exit(0)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'mitmproxy', 'rich'))))"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    if isinstance(out, str):
+        assert module in OPTIONAL_CORE and out == f"missing:{module}", out
+        return
+    assert out == [], f"{module} pulls in {out}"
