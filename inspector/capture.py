@@ -11,6 +11,7 @@ The sink is called on mitmproxy's event loop and must not block.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import logging
@@ -76,6 +77,7 @@ class _ClientState:
     connect: Exchange | None = None
     upstream_tcp: tuple[float, float | None] | None = None
     connect_sent: float | None = None
+    tunnel_open: float | None = None
     tls: TlsInfo | None = None
     attributed: set[str] = field(default_factory=set)
     bytes_sent: int = 0
@@ -110,6 +112,9 @@ class NpmCapture:
         self._upstream_authorization: str | None = None
         self._relay = True
         self._decrypting = True
+        self._accepted: dict[tuple[str, int, str], float] = {}
+        """(host, port, credential fingerprint) → until when a probe's "200" may be reused."""
+        self._inflight: dict[tuple[str, int, str], asyncio.Future[ConnectAnswer]] = {}
 
     # -- options ---------------------------------------------------------------
 
@@ -120,6 +125,13 @@ class NpmCapture:
             True,
             "Ask the upstream proxy before answering a CONNECT and relay its refusal "
             "(403/407 with its headers) to the client unchanged, instead of mitmproxy's 502.",
+        )
+        loader.add_option(
+            "npm_inspect_probe_reuse",
+            float,
+            30.0,
+            "Seconds an accepted CONNECT probe is reused for the same host and credentials "
+            "(refusals are never reused; 0 probes every tunnel).",
         )
         loader.add_option(
             "npm_inspect_probe_timeout",
@@ -154,6 +166,11 @@ class NpmCapture:
             return
         end = client.timestamp_end or time.time()
         record = state.connect
+        timings = replace(record.timings, total=_ms(record.started, end))
+        if timings.upstream_connect is None and state.upstream_tcp and state.upstream_tcp[1]:
+            timings = replace(timings, upstream_connect=_ms(*state.upstream_tcp))
+        if timings.connect is None and state.connect_sent and state.tunnel_open:
+            timings = replace(timings, connect=_ms(state.connect_sent, state.tunnel_open))
         self._emit(
             replace(
                 record,
@@ -161,7 +178,7 @@ class NpmCapture:
                 tls=state.tls or record.tls,
                 bytes_sent=state.bytes_sent,
                 bytes_received=state.bytes_received,
-                timings=replace(record.timings, total=_ms(record.started, end)),
+                timings=timings,
             )
         )
 
@@ -174,6 +191,10 @@ class NpmCapture:
         state = self._clients.get(data.client.id)
         if state is not None and state.upstream_tcp is not None:
             state.upstream_tcp = (state.upstream_tcp[0], data.server.timestamp_tcp_setup or time.time())
+
+    def tls_start_server(self, data: TlsData) -> None:
+        state = self._client_state(data.context.client)
+        state.tunnel_open = data.conn.timestamp_start or time.time()
 
     def tls_established_server(self, data: TlsData) -> None:
         state = self._client_state(data.context.client)
@@ -229,22 +250,60 @@ class NpmCapture:
         flow.metadata[_SEQ_KEY] = next(self._seq)
         if self._upstream is None or not self._relay:
             return
-        scheme, address = self._upstream
         authorization = self._upstream_authorization or state.proxy_authorization
-        answer = await probe_connect(
-            address,
-            (request.host, request.port),
-            proxy_authorization=authorization,
-            proxy_tls=scheme == "https",
-            timeout=ctx.options.npm_inspect_probe_timeout,
-        )
+        answer = await self._probe(request.host, request.port, authorization)
         record = self._connect_record(flow, answer, authorization)
         if answer.accepted:
             state.connect = record
         else:
-            flow.response = _relay_response(answer, address)
+            flow.response = _relay_response(answer, self._upstream[1])
             flow.metadata[_RELAYED_KEY] = True
         self._emit(record)
+
+    async def _probe(self, host: str, port: int, authorization: str | None) -> ConnectAnswer:
+        """Ask the upstream; concurrent asks for the same tunnel share one probe, and a "200" is reused briefly.
+
+        npm opens many sockets at once to one registry: without sharing, each
+        would cost a round trip to the proxy (and the proxy's connect to the
+        registry) before npm may send a byte.
+        """
+        assert self._upstream is not None
+        key = (host, port, redact.fingerprint(authorization or ""))
+        if self._accepted.get(key, 0.0) > time.monotonic():
+            return ConnectAnswer(started=time.time(), status=200, reason="Connection established", reused=True)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        return await self._probe_once(key, authorization)
+
+    async def _probe_once(self, key: tuple[str, int, str], authorization: str | None) -> ConnectAnswer:
+        assert self._upstream is not None
+        scheme, address = self._upstream
+        future: asyncio.Future[ConnectAnswer] = asyncio.get_running_loop().create_future()
+        self._inflight.setdefault(key, future)
+        try:
+            answer = await probe_connect(
+                address,
+                (key[0], key[1]),
+                proxy_authorization=authorization,
+                proxy_tls=scheme == "https",
+                timeout=ctx.options.npm_inspect_probe_timeout,
+            )
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        if not future.done():
+            future.set_result(answer)
+        reuse = ctx.options.npm_inspect_probe_reuse
+        if answer.accepted and reuse > 0:
+            self._accepted[key] = time.monotonic() + reuse
+        elif not answer.accepted:
+            self._accepted.pop(key, None)
+        return answer
+
+    def _forget_acceptance(self, flow: http.HTTPFlow, state: _ClientState) -> None:
+        authorization = self._upstream_authorization or state.proxy_authorization
+        self._accepted.pop((flow.request.host, flow.request.port, redact.fingerprint(authorization or "")), None)
 
     def http_connect_upstream(self, flow: http.HTTPFlow) -> None:
         state = self._client_state(flow.client_conn)
@@ -291,6 +350,9 @@ class NpmCapture:
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.response is not None and flow.metadata.get(_RELAYED_KEY):
             return
+        if flow.error is not None and "refused HTTP CONNECT" in flow.error.msg:
+            # the proxy changed its mind since a reused probe: probe again next time
+            self._forget_acceptance(flow, self._client_state(flow.client_conn))
         self._emit(self._http_record(flow))
 
     # -- building records -----------------------------------------------------------
@@ -329,7 +391,11 @@ class NpmCapture:
                 squid_error=_first(answer.headers, "x-squid-error"),
                 proxy_authenticate=tuple(schemes_hdr),
                 error_body=redact.redact_text(body) if body and not answer.accepted else None,
-                reason=f"the upstream proxy {upstream} answered the CONNECT",
+                reason=(
+                    f"the upstream proxy {upstream} accepted this tunnel moments ago (answer reused)"
+                    if answer.reused
+                    else f"the upstream proxy {upstream} answered the CONNECT"
+                ),
             )
             error = None
         else:

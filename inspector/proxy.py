@@ -47,6 +47,10 @@ class ProxyConfig:
     extra_options: dict[str, object] = field(default_factory=dict)
 
 
+def _log_quietly(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    logger.debug("after shutdown: %s", context.get("message"), exc_info=context.get("exception"))
+
+
 class _Readiness:
     """Tells the starting thread whether the proxy servers came up, and where."""
 
@@ -123,7 +127,11 @@ class InspectorProxy:
             self._ready.set()
             return
         self._master = m
-        await m.run()
+        try:
+            await m.run()
+        finally:
+            # connections still open at shutdown end as cancelled tasks; asyncio would print them
+            self._loop.set_exception_handler(_log_quietly)
 
     def _options(self) -> dict[str, object]:
         c = self.config

@@ -105,6 +105,8 @@ class ConnectAnswer:
     error_kind: str | None = None
     tcp_ms: float | None = None
     connect_ms: float | None = None
+    reused: bool = False
+    """True when this is a recent "200" for the same tunnel, not a new probe."""
 
     @property
     def status_line(self) -> str:

@@ -176,3 +176,37 @@ def test_a_refused_connect_is_relayed_with_the_proxys_own_status_and_headers(squ
     (record,) = records
     assert (record.kind, record.status, record.hop, record.state) == ("connect", 407, Hop.PROXY, "done")
     assert record.evidence.squid_error.startswith("ERR_CACHE_ACCESS_DENIED")
+
+
+@pytest.mark.e2e
+def test_an_accepted_probe_is_reused_for_the_same_tunnel_but_a_refusal_never_is(squid_factory):
+    import asyncio
+
+    from tests.lab.procs import wait_until
+
+    squid = squid_factory(users={"carol": "secret"})
+    addon, records = capture()
+
+    def connect(authorization: bytes | None) -> http.HTTPFlow:
+        headers = http.Headers([(b"proxy-authorization", authorization)] if authorization else [])
+        return tflow.tflow(req=tutils.treq(method=b"CONNECT", host="127.0.0.1", port=squid.port, headers=headers))
+
+    good = b"Basic Y2Fyb2w6c2VjcmV0"  # carol:secret
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mode=[f"upstream:{squid.url}"])
+
+        async def scenario():
+            await asyncio.gather(*(addon.http_connect(connect(good)) for _ in range(5)))  # concurrent: one probe
+            await addon.http_connect(connect(good))  # soon after: reused
+            await addon.http_connect(connect(None))  # refusals are always asked again
+            await addon.http_connect(connect(None))
+
+        asyncio.run(scenario())
+
+    def connects() -> list[str]:
+        return [e["status"] for e in squid.access_entries() if e["method"] == "CONNECT"]
+
+    wait_until(lambda: len(connects()) >= 3, timeout=10, what="Squid to log the probes")
+    assert sorted(connects()) == ["200", "407", "407"]
+    assert [r.status for r in records] == [200] * 6 + [407, 407]
+    assert sum("answer reused" in r.evidence.reason for r in records) >= 1
