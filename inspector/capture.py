@@ -214,12 +214,13 @@ class NpmCapture:
     def tls_failed_server(self, data: TlsData) -> None:
         state = self._client_state(data.context.client)
         server = data.conn
+        chain = _peer_chain(data)
         state.tls = TlsInfo(
             sni=server.sni,
-            issuer=_name(server.certificate_list[0].issuer) if server.certificate_list else None,
-            subject=_name(server.certificate_list[0].subject) if server.certificate_list else None,
-            chain=tuple(_name(cert.issuer) for cert in server.certificate_list),
-            chain_pem="".join(c.to_pem().decode("ascii") for c in server.certificate_list[1:]) or None,
+            issuer=_name(chain[0].issuer) if chain else None,
+            subject=_name(chain[0].subject) if chain else None,
+            chain=tuple(_name(cert.issuer) for cert in chain),
+            chain_pem=_ca_pem(chain),
             failed_by=Hop.REGISTRY,
             error=redact.redact_text(str(server.error or "TLS handshake failed")),
         )
@@ -648,6 +649,27 @@ def _first(headers: list[tuple[str, str]], name: str) -> str | None:
 
 def _name(parts: list[tuple[str, str]]) -> str:
     return ", ".join(f"{k}={v}" for k, v in parts)
+
+
+def _peer_chain(data: TlsData) -> list:
+    """The certificates the server sent, even when verifying them failed (mitmproxy then keeps none)."""
+    from mitmproxy import certs
+
+    if data.conn.certificate_list:
+        return list(data.conn.certificate_list)
+    chain = []
+    try:
+        for cert in (data.ssl_conn.get_peer_cert_chain() if data.ssl_conn else None) or []:
+            chain.append(certs.Cert.from_pyopenssl(cert))
+    except Exception:  # a weird certificate must not break the hook
+        logger.debug("could not read the peer's certificate chain", exc_info=True)
+    return chain
+
+
+def _ca_pem(chain: list) -> str | None:
+    """PEM of the chain's CA certificates (everything above the leaf; the leaf itself if it signed itself)."""
+    cas = [c for c in chain[1:]] or [c for c in chain[:1] if c.issuer == c.subject]
+    return "".join(c.to_pem().decode("ascii") for c in cas) or None
 
 
 def _is_textual(content_type: str) -> bool:

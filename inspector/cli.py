@@ -81,6 +81,18 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     _add_common(run)
     run.add_argument("--report", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")
     run.add_argument("--report-file", type=Path, help="write the report to this file instead of stdout")
+    run.add_argument(
+        "--verify-fix",
+        action="store_true",
+        help="apply each finding's config changes to a temporary copy of your npm config and re-run npm to prove them",
+    )
+    run.add_argument(
+        "--fix-value",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for a placeholder in a fix (user=…, password=…, token=…); or set NPM_INSPECT_FIX_<NAME>",
+    )
     parsers["run"] = run
     return parsers
 
@@ -136,6 +148,8 @@ def _check_listen(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     from .diagnose import diagnose
+    from .fixes import save_attachments, verify_fixes
+    from .paths import config_dir
     from .report import render
     from .runner import RunRequest, run
 
@@ -149,11 +163,24 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
         port=args.port,
         listen_host=args.listen_host,
     )
+    fix_values = _fix_values(args.fix_value)
     machine_readable = args.report == "json" and args.report_file is None
-    result = run(request, capture_output=(lambda line: print(line, file=sys.stderr)) if machine_readable else None)
+    to_stderr = (lambda line: print(line, file=sys.stderr)) if machine_readable else None
+    result = run(request, capture_output=to_stderr)
     exchanges = result.store.exchanges()
-    findings = diagnose(exchanges, result.snapshot)
-    text = render(args.report, result.info, exchanges, findings)
+    findings = save_attachments(diagnose(exchanges, result.snapshot), config_dir() / "saved")
+    verify = None
+    if args.verify_fix:
+        outcomes = verify_fixes(
+            findings,
+            npm_args,
+            upstream=args.upstream,
+            decrypt=args.decrypt,
+            values=fix_values,
+            prompt=_prompt if sys.stdin.isatty() else None,
+        )
+        verify = [o.to_dict() for o in outcomes]
+    text = render(args.report, result.info, exchanges, findings, verify)
     if args.report_file:
         try:
             args.report_file.write_text(text)
@@ -169,6 +196,26 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             "check that it runs and that --upstream (or npm's https-proxy) names it"
         )
     return result.exit_code
+
+
+def _fix_values(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--fix-value {name or item!r} needs NAME=VALUE, e.g. --fix-value password=…")
+        values[name.strip().lower()] = value
+    return values
+
+
+def _prompt(name: str, secret: bool) -> str | None:
+    import getpass
+
+    question = f"npm-inspect: value for <{name}> (empty to skip): "
+    try:
+        return (getpass.getpass(question) if secret else input(question)) or None
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 def unreachable_upstream(exchanges: list) -> str | None:

@@ -56,8 +56,10 @@ def exchange_summary(exchange: Exchange) -> dict[str, Any]:
     }
 
 
-def json_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> dict[str, Any]:
-    return {
+def json_report(
+    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    data = {
         "schema": REPORT_SCHEMA,
         "npm": {"argv": [redact_text(a) for a in info.npm_argv], "exit": info.npm_exit},
         "upstream": redact_url(info.upstream) if info.upstream else None,
@@ -66,6 +68,9 @@ def json_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Fin
         "exchanges": [exchange_summary(e) for e in exchanges],
         "findings": [_finding_json(f) for f in findings],
     }
+    if verify is not None:
+        data["verify"] = verify
+    return data
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
@@ -89,7 +94,24 @@ def _command_line(info: SessionInfo) -> str:
     return " ".join(redact_text(a) for a in info.npm_argv) or "(no npm command)"
 
 
-def text_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+def _verify_lines(verify: list[dict[str, Any]] | None) -> list[str]:
+    if verify is None:
+        return []
+    lines = ["Fix verification (on a temporary copy of your npm config):"]
+    if not verify:
+        lines.append("  no finding has a config change to try")
+    for item in verify:
+        verdict = {True: "FIXED", False: "still failing", None: "not tried"}[item["passed"]]
+        exit_part = f" (npm exit {item['exit']})" if item.get("exit") is not None else ""
+        lines.append(f"  {item['rule']}: {verdict}{exit_part}" + (f" — {item['note']}" if item.get("note") else ""))
+        for command in item.get("applied") or ():
+            lines.append(f"      applied: {command}")
+    return lines
+
+
+def text_report(
+    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+) -> str:
     lines = [
         "",
         f"npm-inspect: {_command_line(info)} → exit {info.npm_exit if info.npm_exit is not None else '-'}"
@@ -117,10 +139,13 @@ def text_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Fin
                 lines.append(f"       $ {cmd}")
             for caveat in f.caveats:
                 lines.append(f"       ! {caveat}")
+    lines += _verify_lines(verify)
     return "\n".join(lines) + "\n"
 
 
-def markdown_report(info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+def markdown_report(
+    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+) -> str:
     out = [
         "# npm-inspect report",
         "",
@@ -148,6 +173,8 @@ def markdown_report(info: SessionInfo, exchanges: list[Exchange], findings: list
             for ev in f.evidence[:5]:
                 out.append(f"- exchange #{ev.seq}: `{_md_code(ev.excerpt)}`")
             out.append("")
+    if verify is not None:
+        out += ["## Fix verification", "", *(f"- {line.strip()}" for line in _verify_lines(verify)[1:]), ""]
     out += ["## Exchanges", "", "| # | method | target | status | hop | ms |", "|---|---|---|---|---|---|"]
     for e in exchanges:
         status = str(e.status) if e.status is not None else (e.error.kind if e.error else "-")
@@ -162,9 +189,11 @@ def _md_code(text: str) -> str:
     return text.replace("`", "'").replace("|", "\\|").replace("\n", " ")[:300]
 
 
-def render(fmt: str, info: SessionInfo, exchanges: list[Exchange], findings: list[Finding]) -> str:
+def render(
+    fmt: str, info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+) -> str:
     if fmt == "json":
-        return json.dumps(json_report(info, exchanges, findings), indent=2) + "\n"
+        return json.dumps(json_report(info, exchanges, findings, verify), indent=2) + "\n"
     if fmt == "markdown":
-        return markdown_report(info, exchanges, findings)
-    return text_report(info, exchanges, findings)
+        return markdown_report(info, exchanges, findings, verify)
+    return text_report(info, exchanges, findings, verify)

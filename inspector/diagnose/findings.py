@@ -24,24 +24,33 @@ class EvidenceRef:
 class ConfigChange:
     """A machine-applicable npm config change (``--verify-fix`` and the demo's fix key apply these).
 
-    ``value`` may hold placeholders such as ``<password>``: such a change is
-    shown as a command but cannot be applied unattended (``applicable`` is False).
+    ``value`` may hold placeholders such as ``<password>``: they are filled in
+    (``--fix-value``, ``NPM_INSPECT_FIX_*`` or a prompt) before the change is
+    applied. ``copy`` sets ``key`` to the raw value npm has for the key named
+    in ``value`` (moving a token to the registry path npm asks for).
     """
 
-    action: Literal["set", "delete"]
+    action: Literal["set", "delete", "copy"]
     key: str
     value: str | None = None
     location: Literal["user", "project"] = "user"
 
     @property
-    def applicable(self) -> bool:
-        return self.value is None or "<" not in self.value
+    def placeholders(self) -> list[str]:
+        import re
+
+        if self.action != "set" or not self.value:
+            return []
+        return re.findall(r"<([a-z][a-z0-9-]*)>", self.value)
 
     @property
     def command(self) -> str:
         if self.action == "delete":
             return f"npm config delete {self.key} --location={self.location}"
-        return f"npm config set {self.key}={_shell_quote(self.value or '')} --location={self.location}"
+        if self.action == "copy":
+            return f"npm config set {_shell_quote(self.key + '=<token>')} --location={self.location}"
+        pair = f"{self.key}={self.value or ''}"
+        return f"npm config set {_shell_quote(pair)} --location={self.location}"
 
 
 def _shell_quote(value: str) -> str:
@@ -64,6 +73,8 @@ class Finding:
     caveats: tuple[str, ...] = ()
     changes: tuple[ConfigChange, ...] = ()
     """The config part of ``commands``, applicable by ``--verify-fix``."""
+    attachments: tuple[tuple[str, str], ...] = ()
+    """(file name, text) the commands refer to, e.g. a corporate CA saved as PEM; written by the caller."""
     count: int = 1
     """How many exchanges this finding explains."""
     rank: int = 50
@@ -73,7 +84,8 @@ class Finding:
         data = asdict(self)
         data["hop"] = self.hop.value
         data["evidence"] = [asdict(e) for e in self.evidence]
-        data["changes"] = [asdict(c) | {"command": c.command, "applicable": c.applicable} for c in self.changes]
+        data["changes"] = [asdict(c) | {"command": c.command, "placeholders": c.placeholders} for c in self.changes]
+        data["attachments"] = [{"name": name, "size": len(content)} for name, content in self.attachments]
         return data
 
     @classmethod
@@ -91,5 +103,6 @@ class Finding:
                 ConfigChange(c["action"], c["key"], c.get("value"), c.get("location", "user")) for c in data.get("changes") or ()
             ),
             count=int(data.get("count") or 1),
+            attachments=tuple((a["name"], a["content"]) for a in data.get("attachments") or () if "content" in a),
             rank=int(data.get("rank") or 50),
         )

@@ -83,3 +83,36 @@ def _write(directory: Path, stem: str, cert: x509.Certificate, key: ec.EllipticC
     )
     key_path.chmod(0o600)
     return CertFiles(cert_path, key_path)
+
+
+def make_intermediate_ca(directory: Path, root: CertFiles, common_name: str, org: str = "Corp IT") -> CertFiles:
+    """A CA signed by ``root`` (re-signing proxies usually present such a chain)."""
+    root_cert = x509.load_pem_x509_certificate(root.cert.read_bytes())
+    root_key = serialization.load_pem_private_key(root.key.read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, org))
+        .issuer_name(root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_cert.public_key()), critical=False)  # type: ignore[arg-type]
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return _write(directory, common_name.lower().replace(" ", "-"), cert, key)
+
+
+def write_mitmproxy_ca(confdir: Path, ca: CertFiles, *chain: Path) -> None:
+    """Make ``ca`` (plus ``chain`` certificates) the CA a mitmproxy with this confdir signs with and presents."""
+    confdir.mkdir(parents=True, exist_ok=True)
+    pem = ca.key.read_bytes() + ca.cert.read_bytes() + b"".join(p.read_bytes() for p in chain)
+    target = confdir / "mitmproxy-ca.pem"
+    target.write_bytes(pem)
+    target.chmod(0o600)
+    (confdir / "mitmproxy-ca-cert.pem").write_bytes(ca.cert.read_bytes())

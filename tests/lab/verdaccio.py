@@ -31,8 +31,14 @@ def installed() -> bool:
 class Verdaccio:
     """Verdaccio on free loopback ports, with its own storage and users."""
 
-    def __init__(self, workdir: Path, *, tls: CertFiles | None = None, ca: Path | None = None):
+    def __init__(
+        self, workdir: Path, *, tls: CertFiles | None = None, ca: Path | None = None, packages: dict | None = None
+    ):
         self.dir = workdir
+        self.packages = packages or {
+            "@corp/*": {"access": "alice", "publish": "alice"},
+            "**": {"access": "$all", "publish": "$authenticated"},
+        }
         self.tls = tls
         self.ca = ca
         self.http_port = free_port()
@@ -62,10 +68,7 @@ class Verdaccio:
             "uplinks": {},
             "web": {"enable": False},
             "max_body_size": "1100mb",
-            "packages": {
-                "@corp/*": {"access": "alice", "publish": "alice"},
-                "**": {"access": "$all", "publish": "$authenticated"},
-            },
+            "packages": self.packages,
             "log": {"type": "file", "path": str(d / "verdaccio.log"), "format": "json", "level": "http"},
         }
         if self.tls:
