@@ -38,6 +38,7 @@ from .records import (
     TlsInfo,
 )
 from .upstream import ConnectAnswer, probe_connect
+from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,10 @@ class _BodyCounter:
 class NpmCapture:
     """Turns every CONNECT and HTTP exchange into a record and hands it to ``sink``."""
 
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, vault: "SecretVault | None" = None) -> None:
         self.sink: Sink = sink or (lambda exchange: None)
+        self.vault = vault
+        """When set (live dashboard), secret header values are kept in memory for the reveal key."""
         self._seq = itertools.count(1)
         self._clients: dict[str, _ClientState] = {}
         self._upstream: tuple[str, tuple[str, int]] | None = None
@@ -253,6 +256,9 @@ class NpmCapture:
             return
         authorization = self._upstream_authorization or state.proxy_authorization
         answer = await self._probe(request.host, request.port, authorization)
+        self._remember(request.headers.items(multi=True))
+        if authorization:
+            self._remember([("proxy-authorization", authorization)])
         record = self._connect_record(flow, answer, authorization)
         if answer.accepted:
             state.connect = record
@@ -363,6 +369,10 @@ class NpmCapture:
         if state is None:
             state = self._clients[client.id] = _ClientState(started=client.timestamp_start or time.time())
         return state
+
+    def _remember(self, headers) -> None:
+        if self.vault is not None:
+            self.vault.remember_headers(headers)
 
     def _emit(self, record: Exchange) -> None:
         try:
@@ -478,6 +488,9 @@ class NpmCapture:
         in_tunnel = request.scheme == "https" or state.connect is not None
         upstream = _address(server.via[1]) if server.via else None
 
+        self._remember(request.headers.items(multi=True))
+        if response is not None:
+            self._remember(response.headers.items(multi=True))
         timings = self._http_timings(flow, state)
         counter: _BodyCounter | None = flow.metadata.get(_COUNTER_KEY)
         raw = response.raw_content if response is not None else None

@@ -227,4 +227,30 @@ def unreachable_upstream(exchanges: list) -> str | None:
 
 
 def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
-    raise UsageError("the dashboard is not built yet: use npm-inspect run -- npm …")
+    from .live import LiveSession
+    from .runner import RunRequest, check_argv
+    from .session import SessionStore
+
+    _check_listen(args)
+    if npm_args:
+        check_argv(npm_args)
+    if not sys.stdout.isatty():
+        raise UsageError("the dashboard needs a terminal: use npm-inspect run --report text -- npm … for a headless report")
+    store = SessionStore()
+    request = RunRequest(
+        argv=npm_args or ["npm"],
+        upstream=args.upstream,
+        decrypt=args.decrypt,
+        port=args.port,
+        listen_host=args.listen_host,
+    )
+    live = LiveSession(request, store)
+    try:
+        live.start()
+        from .tui.app import InspectorApp
+
+        app = InspectorApp(store, live=live, reveal_secret=live.reveal)
+        result = app.run()
+    finally:
+        live.stop()
+    return result if isinstance(result, int) else 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from .capture import NpmCapture, Sink
 from .errors import PortInUseError, ProxyStartError
 from .upstream import UpstreamProxy
+from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class _Readiness:
 class InspectorProxy:
     """Start, address and stop the inspector. ``start()`` blocks until it listens (or raises)."""
 
-    def __init__(self, config: ProxyConfig, sink: Sink) -> None:
+    def __init__(self, config: ProxyConfig, sink: Sink, vault: SecretVault | None = None) -> None:
         self.config = config
-        self.capture = NpmCapture(sink)
+        self.capture = NpmCapture(sink, vault)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopped = threading.Event()

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import tarfile
-import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -76,16 +75,13 @@ def publish_document(package: Package, registry: str) -> dict:
 
 def publish(registry: str, token: str, package: Package) -> None:
     """Publish straight to the registry (not through any proxy)."""
+    from .verdaccio import _put
+
     body = json.dumps(publish_document(package, registry)).encode()
-    request = urllib.request.Request(
-        f"{registry.rstrip('/')}/{quote(package.name, safe='@')}",
-        data=body,
-        method="PUT",
-        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=30) as response:
-        response.read()
+    url = f"{registry.rstrip('/')}/{quote(package.name, safe='@')}"
+    status, answer = _put(url, body, {"content-type": "application/json", "authorization": f"Bearer {token}"})
+    if status >= 300:
+        raise RuntimeError(f"publishing {package.name}@{package.version} failed: {status} {answer[:300]!r}")
 
 
 def tree(count: int, prefix: str = "lab-dep") -> tuple[Package, list[Package]]:

@@ -115,24 +115,17 @@ class Verdaccio:
 
     def add_user(self, name: str, password: str) -> str:
         """Create (or log in) a user and return its token, as ``npm login`` does."""
-        body = json.dumps({"name": name, "password": password, "type": "user", "roles": []}).encode()
-        request = urllib.request.Request(
-            f"{self.local_url}-/user/org.couchdb.user:{name}",
-            data=body,
-            method="PUT",
-            headers={"content-type": "application/json"},
-        )
-        try:
-            with _opener().open(request, timeout=30) as response:
-                return json.loads(response.read())["token"]
-        except urllib.error.HTTPError as e:
-            if e.code != 409:
-                raise
         import base64
 
-        request.add_header("authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
-        with _opener().open(request, timeout=30) as response:
-            return json.loads(response.read())["token"]
+        body = json.dumps({"name": name, "password": password, "type": "user", "roles": []}).encode()
+        url = f"{self.local_url}-/user/org.couchdb.user:{name}"
+        status, answer = _put(url, body, {"content-type": "application/json"})
+        if status == 409:  # exists: log in instead
+            basic = base64.b64encode(f"{name}:{password}".encode()).decode()
+            status, answer = _put(url, body, {"content-type": "application/json", "authorization": f"Basic {basic}"})
+        if status >= 300:
+            raise RuntimeError(f"Verdaccio refused user {name}: {status} {answer[:300]!r}")
+        return json.loads(answer)["token"]
 
     def publish(self, *packages: Package, user: str = "alice") -> None:
         for package in packages:
@@ -154,6 +147,23 @@ class Verdaccio:
         for process in self.processes:
             process.stop()
         self.processes.clear()
+
+
+def _put(url: str, body: bytes, headers: dict[str, str], attempts: int = 5) -> tuple[int, bytes]:
+    """PUT straight to Verdaccio; retries its passing 422/5xx answers right after start (bounded)."""
+    import time
+
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+        try:
+            with _opener().open(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            status, answer = e.code, e.read()
+            if status not in (422, 500, 502, 503) or attempt == attempts - 1:
+                return status, answer
+        time.sleep(0.2 * (attempt + 1))
+    return 0, b""
 
 
 def _opener() -> urllib.request.OpenerDirector:

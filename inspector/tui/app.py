@@ -1,0 +1,361 @@
+"""The full-screen dashboard.
+
+It reads the session store (never mitmproxy objects): a timer takes the
+records that arrived since the last look (4–5 times a second), the diagnosis
+runs on a worker thread at most once a second, and the proxy never waits for
+the screen. With a live session, npm runs as a child and its output shows in
+a pane; without an npm command, a pane shows how to point npm here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from ..diagnose import Finding, diagnose
+from ..filtering import FilterError, parse
+from ..live import LiveSession
+from ..npmconfig import NpmConfigSnapshot
+from ..session import SessionInfo, SessionStore
+from .screens import ConfirmScreen, HelpScreen
+from .widgets.exchange_table import ExchangeTable, TableHeader
+from .widgets.panels import DetailPane, FindingsPanel, NpmOutput, SetupPane, Status, StatusBar
+
+INGEST_INTERVAL = 0.2
+DIAGNOSE_INTERVAL = 1.0
+NARROW_BELOW = 150
+"""Terminals narrower than this stack the table above the side panel."""
+
+
+class InspectorApp(App[int]):
+    """npm-inspect's dashboard over a session store (live, opened or followed)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "npm-inspect"
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("f", "show_tab('findings')", "Findings"),
+        Binding("d", "show_tab('detail')", "Detail"),
+        Binding("o", "show_tab('npm')", "npm/setup"),
+        Binding("c", "copy_command", "Copy cmd"),
+        Binding("r", "reveal", "Reveal", show=False),
+        Binding("e", "export", "Export HAR"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit_inspector", "Quit"),
+        Binding("escape", "escape", "Clear filter", show=False),
+    ]
+
+    paused: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        live: LiveSession | None = None,
+        info: SessionInfo | None = None,
+        snapshot: NpmConfigSnapshot | None = None,
+        source: str = "live",
+        export_dir: Path | None = None,
+        reveal_secret=None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.live = live
+        self.info = info or (live.info if live else SessionInfo())
+        self.snapshot = snapshot or (live.prep.snapshot if live and live.prep else NpmConfigSnapshot())
+        self.source = source
+        self.export_dir = export_dir or Path.cwd()
+        self.reveal_secret = reveal_secret
+        self.findings: list[Finding] = []
+        self.revealed = False
+        self.last_copied: str | None = None
+        self.last_export: Path | None = None
+        self._diagnosed_version = -1
+        self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield TableHeader(id="table-header")
+                yield ExchangeTable(self.store, id="table")
+                with Horizontal(id="filter-row"):
+                    yield Input(placeholder="/ filter: status:403 hop:proxy host:registry method:CONNECT …", id="filter")
+                    yield Static("0 rows", id="row-count")
+            with TabbedContent(id="side", initial="findings"):
+                with TabPane("Findings", id="findings"):
+                    yield FindingsPanel(id="findings-panel")
+                with TabPane("Detail", id="detail"):
+                    yield DetailPane(id="detail-pane")
+                if self.live is not None and not self.live.has_npm_command:
+                    with TabPane("Setup", id="npm"):
+                        yield SetupPane(id="setup")
+                else:
+                    with TabPane("npm", id="npm"):
+                        yield NpmOutput(id="npm-output")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.on_resize()
+        self.query_one(ExchangeTable).focus()
+        self.set_interval(INGEST_INTERVAL, self._ingest)
+        self.set_interval(DIAGNOSE_INTERVAL, self._schedule_diagnosis)
+        self._ingest()
+        self._schedule_diagnosis()
+        if self.live is not None:
+            if self.live.has_npm_command:
+                self._run_npm()
+            else:
+                point = self.live.point_npm()
+                self.query_one(SetupPane).set_commands([point.flags, point.env])
+                self.query_one(TabbedContent).active = "npm"
+        elif self.store and self.source != "live":
+            self.query_one("#npm-output", NpmOutput).write_line(
+                f"(saved session: npm {' '.join(self.info.npm_argv) or '-'} exited {self.info.npm_exit})"
+            )
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < NARROW_BELOW, "narrow")
+
+    # -- the store → the view ---------------------------------------------------------------------
+
+    def _ingest(self) -> None:
+        table = self.query_one(ExchangeTable)
+        if not self.paused:
+            table.ingest()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        table = self.query_one(ExchangeTable)
+        by_hop, failures, size = self._counts
+        live = self.live
+        self.query_one(StatusBar).status = Status(
+            listen=self.info.listen or "-",
+            upstream=self.info.upstream,
+            mode=self.info.mode,
+            npm=" ".join(self.info.npm_argv),
+            npm_state=live.npm_state if live else (f"exit {self.info.npm_exit}" if self.info.npm_exit is not None else ""),
+            total=len(self.store),
+            shown=len(table.rows),
+            by_hop=by_hop,
+            failures_by_hop=failures,
+            bytes=size,
+            paused=self.paused,
+            pending=len(self.store) - table._seen,
+            source=self.source,
+        )
+        self.query_one("#row-count", Static).update(f"{len(table.rows)} / {len(self.store)} rows")
+
+    def _schedule_diagnosis(self) -> None:
+        version = self.store.version
+        if version != self._diagnosed_version:
+            self._diagnosed_version = version
+            self._diagnose()
+
+    @work(thread=True, exclusive=True, group="diagnose")
+    def _diagnose(self) -> None:
+        exchanges = self.store.exchanges()
+        findings = diagnose(exchanges, self.snapshot)
+        by_hop: Counter[str] = Counter()
+        failures: Counter[str] = Counter()
+        size = 0
+        for e in exchanges:
+            hop = e.hop.value if e.hop else "?"
+            by_hop[hop] += 1
+            if e.failed:
+                failures[hop] += 1
+            size += e.bytes_sent + e.bytes_received
+        self.call_from_thread(self._show_findings, findings, (by_hop, failures, size))
+
+    def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
+        self._counts = counts
+        if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
+            self.findings = findings
+            self.query_one(FindingsPanel).update_findings(findings)
+        self._update_status()
+
+    # -- npm ------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="npm")
+    async def _run_npm(self) -> None:
+        assert self.live is not None
+        output = self.query_one(NpmOutput)
+        output.write_line(f"$ {' '.join(self.live.request.argv)}")
+        code = await self.live.run_npm(output.write_line)
+        output.write_line(f"npm exited with status {code}")
+        self._update_status()
+        self.notify(f"npm exited with status {code}", severity="information" if code == 0 else "warning")
+
+    # -- interactions ------------------------------------------------------------------------------
+
+    @on(ExchangeTable.Highlighted)
+    def _highlighted(self, event: ExchangeTable.Highlighted) -> None:
+        if self.query_one(TabbedContent).active == "detail":
+            self._show_detail()
+
+    @on(ExchangeTable.Selected)
+    def _selected(self, event: ExchangeTable.Selected) -> None:
+        self.query_one(TabbedContent).active = "detail"
+        self._show_detail()
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "detail":
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        current = self.query_one(ExchangeTable).current
+        reveal = self.reveal_secret if self.revealed else None
+        self.query_one(DetailPane).show(current, reveal)
+
+    @on(FindingsPanel.Jump)
+    def _jump(self, event: FindingsPanel.Jump) -> None:
+        ids = ",".join(e.exchange_id for e in event.finding.evidence)
+        if not ids:
+            return
+        query = f"id:{ids}"
+        self.query_one("#filter", Input).value = query
+        self._apply_filter(query)
+        table = self.query_one(ExchangeTable)
+        table.select_id(event.finding.evidence[0].exchange_id)
+        table.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(ExchangeTable).focus()
+
+    def _apply_filter(self, text: str) -> None:
+        field = self.query_one("#filter", Input)
+        try:
+            query = parse(text) if text.strip() else None
+        except FilterError as e:
+            field.add_class("-invalid")
+            field.tooltip = str(e)
+            return
+        field.remove_class("-invalid")
+        field.tooltip = None
+        self.query_one(ExchangeTable).apply_filter(query)
+        self._update_status()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_escape(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.value:
+            field.value = ""
+            self._apply_filter("")
+        self.query_one(ExchangeTable).focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "findings":
+            self.query_one("#finding-list").focus()
+
+    def action_copy_command(self) -> None:
+        active = self.query_one(TabbedContent).active
+        command = None
+        if active == "npm" and self.query(SetupPane):
+            command = self.query_one(SetupPane).command
+        if command is None:
+            command = self.query_one(FindingsPanel).command
+        if command is None:
+            self.notify("No command to copy: select a finding (f) or the setup pane (o).", severity="warning")
+            return
+        self.copy_to_clipboard(command)
+        self.last_copied = command
+        self.notify(f"Copied: {command}", title="Clipboard")
+
+    def action_reveal(self) -> None:
+        if self.revealed:
+            self.revealed = False
+            self._show_detail()
+            self.notify("Secrets hidden again.")
+            return
+        if self.reveal_secret is None:
+            self.notify("Nothing to reveal: saved sessions never contain secrets, only fingerprints.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.revealed = True
+                self.query_one(TabbedContent).active = "detail"
+                self._show_detail()
+
+        self.push_screen(
+            ConfirmScreen(
+                "Show proxy passwords, tokens and cookies in the detail pane?\n"
+                "Anyone who can see this screen (screen share, npm-inspect serve) will see them. "
+                "They are never written to the session, reports or HAR."
+            ),
+            answered,
+        )
+
+    def action_export(self) -> None:
+        from ..har import write_har
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.export_dir / f"npm-inspect-{stamp}.har"
+        try:
+            write_har(path, self.store.exchanges(), self.info)
+        except OSError as e:
+            self.notify(f"Cannot write {path}: {e.strerror}", severity="error")
+            return
+        self.last_export = path
+        self.notify(f"Saved a redacted HAR: {path}", title="Export")
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self.query_one(ExchangeTable).ingest()
+        self._update_status()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit_inspector(self) -> None:
+        if self.live is not None:
+            self.notify("Stopping npm and the proxy…")
+            await self.live.stop_npm()
+            live = self.live
+            await self.run_in_thread(live.stop)
+        self.exit(self.info.npm_exit if self.info.npm_exit is not None else 0)
+
+    async def run_in_thread(self, function) -> None:
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, function)
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Filter exchanges", "Focus the filter (/)", self.action_focus_filter),
+            ("Clear filter", "Show every exchange (escape)", self.action_escape),
+            ("Show findings", "Who said no, and the fix (f)", lambda: self.action_show_tab("findings")),
+            ("Show detail", "Headers, evidence and timing of the selected exchange (d)", lambda: self.action_show_tab("detail")),
+            ("Show npm output / setup", "npm's own output, or how to point npm here (o)", lambda: self.action_show_tab("npm")),
+            ("Copy command", "Copy the highlighted fix or setup command (c)", self.action_copy_command),
+            ("Reveal secrets", "Show secrets in the detail pane, after asking (r)", self.action_reveal),
+            ("Export HAR", "Save a redacted HAR of this session (e)", self.action_export),
+            ("Pause / resume", "Freeze the live view; capture continues (p)", self.action_toggle_pause),
+            ("Help", "Keys and outcomes (?)", self.action_help),
+            ("Quit npm-inspect", "Stop npm and the proxy (q)", self.action_quit_inspector),
+        ):
+            yield SystemCommand(title, help_text, action)
