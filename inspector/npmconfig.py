@@ -23,6 +23,7 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -424,6 +425,7 @@ class NpmConfigSnapshot:
         )
 
 
+@lru_cache(maxsize=8192)
 def nerf_dart(url: str) -> str:
     """``https://host:443/path/x`` → ``//host:443/path/`` (npm drops the scheme, keeps the directory)."""
     parts = urlsplit(url)

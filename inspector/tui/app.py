@@ -82,6 +82,7 @@ class InspectorApp(App[int]):
         self.last_copied: str | None = None
         self.last_export: Path | None = None
         self._diagnosed_version = -1
+        self._next_diagnosis = 0.0
         self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
 
     # -- layout ------------------------------------------------------------------------------
@@ -109,40 +110,53 @@ class InspectorApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # keep the widgets: timers fire while a modal screen is on top, where app.query_one cannot see them
+        self.table = self.query_one(ExchangeTable)
+        self.status_bar = self.query_one(StatusBar)
+        self.filter_input = self.query_one("#filter", Input)
+        self.row_count = self.query_one("#row-count", Static)
+        self.tabs = self.query_one(TabbedContent)
+        self.findings_panel = self.query_one(FindingsPanel)
+        self.detail_pane = self.query_one(DetailPane)
         self.on_resize()
-        self.query_one(ExchangeTable).focus()
+        self.table.focus()
         self.set_interval(INGEST_INTERVAL, self._ingest)
         self.set_interval(DIAGNOSE_INTERVAL, self._schedule_diagnosis)
         self._ingest()
-        self._schedule_diagnosis()
+        if self.source == "live":
+            self._schedule_diagnosis()
+        else:  # a saved session: diagnose now, so the first frame already shows the findings
+            self._diagnosed_version = self.store.version
+            self._show_findings(*self._compute_diagnosis())
         if self.live is not None:
             if self.live.has_npm_command:
                 self._run_npm()
             else:
                 point = self.live.point_npm()
                 self.query_one(SetupPane).set_commands([point.flags, point.env])
-                self.query_one(TabbedContent).active = "npm"
+                self.tabs.active = "npm"
         elif self.store and self.source != "live":
             self.query_one("#npm-output", NpmOutput).write_line(
                 f"(saved session: npm {' '.join(self.info.npm_argv) or '-'} exited {self.info.npm_exit})"
             )
 
     def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < NARROW_BELOW, "narrow")
+        if self.screen_stack:
+            self.screen_stack[0].set_class(self.size.width < NARROW_BELOW, "narrow")
 
     # -- the store → the view ---------------------------------------------------------------------
 
     def _ingest(self) -> None:
-        table = self.query_one(ExchangeTable)
+        table = self.table
         if not self.paused:
             table.ingest()
         self._update_status()
 
     def _update_status(self) -> None:
-        table = self.query_one(ExchangeTable)
+        table = self.table
         by_hop, failures, size = self._counts
         live = self.live
-        self.query_one(StatusBar).status = Status(
+        self.status_bar.status = Status(
             listen=self.info.listen or "-",
             upstream=self.info.upstream,
             mode=self.info.mode,
@@ -157,16 +171,23 @@ class InspectorApp(App[int]):
             pending=len(self.store) - table._seen,
             source=self.source,
         )
-        self.query_one("#row-count", Static).update(f"{len(table.rows)} / {len(self.store)} rows")
+        self.row_count.update(f"{len(table.rows)} / {len(self.store)} rows")
 
     def _schedule_diagnosis(self) -> None:
+        """At most once a second, and never more than a fifth of the time (100k records take a while)."""
         version = self.store.version
-        if version != self._diagnosed_version:
+        if version != self._diagnosed_version and time.monotonic() >= self._next_diagnosis:
             self._diagnosed_version = version
             self._diagnose()
 
     @work(thread=True, exclusive=True, group="diagnose")
     def _diagnose(self) -> None:
+        started = time.monotonic()
+        result = self._compute_diagnosis()
+        self._next_diagnosis = time.monotonic() + 4 * (time.monotonic() - started)
+        self.call_from_thread(self._show_findings, *result)
+
+    def _compute_diagnosis(self) -> tuple[list[Finding], tuple[Counter[str], Counter[str], int]]:
         exchanges = self.store.exchanges()
         findings = diagnose(exchanges, self.snapshot)
         by_hop: Counter[str] = Counter()
@@ -178,13 +199,13 @@ class InspectorApp(App[int]):
             if e.failed:
                 failures[hop] += 1
             size += e.bytes_sent + e.bytes_received
-        self.call_from_thread(self._show_findings, findings, (by_hop, failures, size))
+        return findings, (by_hop, failures, size)
 
     def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
         self._counts = counts
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
             self.findings = findings
-            self.query_one(FindingsPanel).update_findings(findings)
+            self.findings_panel.update_findings(findings)
         self._update_status()
 
     # -- npm ------------------------------------------------------------------------------------
@@ -203,12 +224,12 @@ class InspectorApp(App[int]):
 
     @on(ExchangeTable.Highlighted)
     def _highlighted(self, event: ExchangeTable.Highlighted) -> None:
-        if self.query_one(TabbedContent).active == "detail":
+        if self.tabs.active == "detail":
             self._show_detail()
 
     @on(ExchangeTable.Selected)
     def _selected(self, event: ExchangeTable.Selected) -> None:
-        self.query_one(TabbedContent).active = "detail"
+        self.tabs.active = "detail"
         self._show_detail()
 
     @on(TabbedContent.TabActivated)
@@ -217,9 +238,9 @@ class InspectorApp(App[int]):
             self._show_detail()
 
     def _show_detail(self) -> None:
-        current = self.query_one(ExchangeTable).current
+        current = self.table.current
         reveal = self.reveal_secret if self.revealed else None
-        self.query_one(DetailPane).show(current, reveal)
+        self.detail_pane.show(current, reveal)
 
     @on(FindingsPanel.Jump)
     def _jump(self, event: FindingsPanel.Jump) -> None:
@@ -227,22 +248,22 @@ class InspectorApp(App[int]):
         if not ids:
             return
         query = f"id:{ids}"
-        self.query_one("#filter", Input).value = query
+        self.filter_input.value = query
         self._apply_filter(query)
-        table = self.query_one(ExchangeTable)
+        table = self.table
         table.select_id(event.finding.evidence[0].exchange_id)
         table.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._apply_filter(event.value)
+        self._apply_filter(event.input.value)  # the current text: events may lag behind fast typing
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(ExchangeTable).focus()
+        self.table.focus()
 
     def _apply_filter(self, text: str) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         try:
             query = parse(text) if text.strip() else None
         except FilterError as e:
@@ -251,31 +272,31 @@ class InspectorApp(App[int]):
             return
         field.remove_class("-invalid")
         field.tooltip = None
-        self.query_one(ExchangeTable).apply_filter(query)
+        self.table.apply_filter(query)
         self._update_status()
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_input.focus()
 
     def action_escape(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         if field.value:
             field.value = ""
             self._apply_filter("")
-        self.query_one(ExchangeTable).focus()
+        self.table.focus()
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
         if tab == "findings":
             self.query_one("#finding-list").focus()
 
     def action_copy_command(self) -> None:
-        active = self.query_one(TabbedContent).active
+        active = self.tabs.active
         command = None
         if active == "npm" and self.query(SetupPane):
             command = self.query_one(SetupPane).command
         if command is None:
-            command = self.query_one(FindingsPanel).command
+            command = self.findings_panel.command
         if command is None:
             self.notify("No command to copy: select a finding (f) or the setup pane (o).", severity="warning")
             return
@@ -296,7 +317,7 @@ class InspectorApp(App[int]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.revealed = True
-                self.query_one(TabbedContent).active = "detail"
+                self.tabs.active = "detail"
                 self._show_detail()
 
         self.push_screen(
@@ -324,7 +345,7 @@ class InspectorApp(App[int]):
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
-            self.query_one(ExchangeTable).ingest()
+            self.table.ingest()
         self._update_status()
 
     def action_help(self) -> None:

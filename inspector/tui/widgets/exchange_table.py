@@ -220,7 +220,7 @@ class ExchangeTable(ScrollView, can_focus=True):
                 style = self._style("dim")
             segments.append(Segment(text, style))
             if i < len(COLUMNS) - 1:
-                segments.append(Segment(" "))
+                segments.append(Segment(" ", Style()))
         if len(self._cache) > 2000:
             self._cache.clear()
         self._cache[position] = (id(exchange), segments)

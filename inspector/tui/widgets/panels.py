@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -98,12 +99,12 @@ class DetailPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Select an exchange (↑/↓, enter).", id="detail-body")
 
+    content: RenderableType = "Select an exchange (↑/↓, enter)."
+    """What the pane shows now (kept for tests and screenshots)."""
+
     def show(self, exchange: Exchange | None, reveal: Reveal | None = None) -> None:
-        body = self.query_one("#detail-body", Static)
-        if exchange is None:
-            body.update("Select an exchange (↑/↓, enter).")
-        else:
-            body.update(detail(exchange, reveal, self.size.width - 2))
+        self.content = "Select an exchange (↑/↓, enter)." if exchange is None else detail(exchange, reveal, self.size.width - 2)
+        self.query_one("#detail-body", Static).update(self.content)
 
 
 class FindingsPanel(Vertical):
