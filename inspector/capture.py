@@ -335,6 +335,12 @@ class NpmCapture:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata.setdefault(_SEQ_KEY, next(self._seq))
+        request = flow.request
+        if self._upstream is not None and request.scheme == "https" and request.authority:
+            # npm sent "GET https://host/path" to us as a proxy (no CONNECT). Through the upstream we tunnel
+            # (CONNECT + TLS), and inside a tunnel the registry wants origin-form ("GET /path"); mitmproxy's
+            # upstream mode would keep the absolute form and registries answer 400.
+            request.authority = ""
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
@@ -414,7 +420,7 @@ class NpmCapture:
             error = ErrorInfo(answer.error_kind or "connect-failed", f"upstream proxy {upstream}: {answer.error}")
         done = answer.started + ((answer.tcp_ms or 0) + (answer.connect_ms or 0)) / 1000
         return Exchange(
-            id=flow.id,
+            id=_record_id(flow),
             seq=flow.metadata[_SEQ_KEY],
             kind="connect",
             started=request.timestamp_start,
@@ -456,7 +462,7 @@ class NpmCapture:
             hop, reason = Hop.REGISTRY, "direct connection to the registry host failed"
         tcp = state.upstream_tcp
         return Exchange(
-            id=flow.id,
+            id=_record_id(flow),
             seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
             kind="connect",
             started=request.timestamp_start,
@@ -541,7 +547,7 @@ class NpmCapture:
             evidence = Evidence(reason=f"no HTTP answer: {redact.redact_text(message)}")
 
         return Exchange(
-            id=flow.id,
+            id=_record_id(flow),
             seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
             kind="http",
             started=request.timestamp_start,
@@ -643,6 +649,11 @@ def _relay_response(answer: ConnectAnswer, address: tuple[str, int]) -> http.Res
         time.time(),
         time.time(),
     )
+
+
+def _record_id(flow: http.HTTPFlow) -> str:
+    """The flow's id without dashes: a UUID-shaped id would be taken for npm's legacy tokens by the redactor."""
+    return flow.id.replace("-", "")
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import __version__
-from .records import Exchange, Timings
+import re
+from collections.abc import Callable
+
+from . import __version__, hops, redact
+from .errors import SessionFileError
+from .npmconfig import NpmConfigSnapshot
+from .records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings, TlsInfo
 from .redact import redact_text, redact_url
 from .session import SessionInfo
+
+_MASK = re.compile(r"\[redacted:([0-9a-f]{8})\]")
 
 
 def _iso(ts: float) -> str:
@@ -137,7 +144,9 @@ def entry(exchange: Exchange) -> dict[str, Any]:
     return data
 
 
-def make_har(exchanges: Iterable[Exchange], info: SessionInfo | None = None) -> dict[str, Any]:
+def make_har(
+    exchanges: Iterable[Exchange], info: SessionInfo | None = None, config: NpmConfigSnapshot | None = None
+) -> dict[str, Any]:
     """A HAR 1.2 document (a dict); every string already redacted."""
     ordered = sorted(exchanges, key=lambda e: (e.started, e.seq))
     log: dict[str, Any] = {
@@ -156,16 +165,246 @@ def make_har(exchanges: Iterable[Exchange], info: SessionInfo | None = None) -> 
             "upstream": redact_url(info.upstream) if info.upstream else None,
             "mode": info.mode,
             "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
+            "listen": info.listen,
+            "started": info.started,
         }
+    if config is not None:
+        log.setdefault("_npmInspect", {})["config"] = config.to_dict()
     return {"log": log}
 
 
-def write_har(path: Path, exchanges: Iterable[Exchange], info: SessionInfo | None = None) -> Path:
-    """Write a redacted HAR file (owner-only permissions)."""
+def write_har(
+    path: Path,
+    exchanges: Iterable[Exchange],
+    info: SessionInfo | None = None,
+    config: NpmConfigSnapshot | None = None,
+    *,
+    reveal: Callable[[str], str | None] | None = None,
+) -> Path:
+    """Write a HAR file (owner-only permissions), redacted unless ``reveal`` (live secrets) is given."""
     import os
 
-    text = json.dumps(make_har(exchanges, info), indent=1, ensure_ascii=False)
+    document = make_har(exchanges, info, config)
+    text = json.dumps(document, indent=1, ensure_ascii=False)
+    if reveal is not None:
+        text = _MASK.sub(lambda m: json.dumps(reveal(m.group(1)) or m.group(0))[1:-1], text)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
+_REFUSED = re.compile(r"refused HTTP CONNECT request: (\d{3})\s*(.*)$")
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items or ():
+        if isinstance(item, dict) and "name" in item:
+            out.append((str(item["name"]), str(item.get("value", ""))))
+    return tuple(out)
+
+
+def _timings(data: dict[str, Any], total: float | None) -> Timings:
+    def value(key: str) -> float | None:
+        v = data.get(key)
+        return float(v) if isinstance(v, (int, float)) and v >= 0 else None
+
+    connect, ssl = value("connect"), value("ssl")
+    return Timings(
+        upstream_connect=connect - ssl if connect is not None and ssl is not None else connect,
+        tls=ssl,
+        send=value("send"),
+        wait=value("wait"),
+        receive=value("receive"),
+        total=total,
+    )
+
+
+def _from_npm_inspect(n: int, item: dict[str, Any], custom: dict[str, Any]) -> Exchange:
+    request, response = item.get("request") or {}, item.get("response") or {}
+    parts = urlsplit(request.get("url", ""))
+    ev = custom.get("evidence") or {}
+    error = custom.get("error")
+    tls = custom.get("tls")
+    proxy_auth, auth = custom.get("proxyAuth"), custom.get("auth")
+    npm = custom.get("npm") or {}
+    timings = custom.get("timings") or {}
+    kind = "connect" if custom.get("kind") == "connect" else "http"
+    status = response.get("status") or None
+    path = "" if kind == "connect" else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Exchange(
+        id=str(custom.get("id") or f"har-{n}"),
+        seq=int(custom.get("seq") or n),
+        kind=kind,
+        started=_parse_time(item.get("startedDateTime", "")),
+        method=str(request.get("method", "")),
+        scheme="" if kind == "connect" else parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+        path=path,
+        status=int(status) if status else None,
+        reason=str(response.get("statusText", "")),
+        hop=Hop(custom["hop"]) if custom.get("hop") else None,
+        state="open" if custom.get("state") == "open" else "done",
+        upstream=custom.get("upstream"),
+        timings=Timings(**{k: timings.get(k) for k in Timings.__dataclass_fields__}),
+        evidence=Evidence(
+            status_line=ev.get("statusLine") or "",
+            server=ev.get("server"),
+            via=ev.get("via"),
+            squid_error=ev.get("xSquidError"),
+            proxy_authenticate=tuple(ev.get("proxyAuthenticate") or ()),
+            www_authenticate=tuple(ev.get("wwwAuthenticate") or ()),
+            error_body=ev.get("errorBody"),
+            reason=ev.get("reason") or "",
+        ),
+        request_headers=redact.redact_headers(_pairs(request.get("headers"))),
+        response_headers=redact.redact_headers(_pairs(response.get("headers"))),
+        npm=NpmIdentity(command=npm.get("command"), session=npm.get("session"), user_agent=npm.get("userAgent"), auth_type=npm.get("authType"), scope=npm.get("scope")),
+        proxy_auth=CredentialInfo(proxy_auth["scheme"], proxy_auth["fingerprint"], proxy_auth.get("user")) if proxy_auth else None,
+        auth=CredentialInfo(auth["scheme"], auth["fingerprint"]) if auth else None,
+        bytes_sent=max(0, int(request.get("bodySize") or 0)),
+        bytes_received=max(0, int(response.get("bodySize") or 0)),
+        content_type=(response.get("content") or {}).get("mimeType") or None,
+        body_preview=redact_text((response.get("content") or {}).get("text")) if (response.get("content") or {}).get("text") else None,
+        tls=TlsInfo(issuer=tls.get("issuer"), subject=tls.get("subject"), chain=tuple(tls.get("chain") or ()), failed_by=Hop(tls["failedBy"]) if tls.get("failedBy") else None, error=tls.get("error")) if tls else None,
+        error=ErrorInfo(error["kind"], redact_text(error["message"])) if error else None,
+        decrypted=bool(custom.get("decrypted", True)),
+    )
+
+
+def _credential(headers: tuple[tuple[str, str], ...], name: str) -> CredentialInfo | None:
+    value = hops.first_header(headers, name)
+    if not value:
+        return None
+    return CredentialInfo(redact.auth_scheme(value), redact.fingerprint(redact.auth_secret(value)), redact.credential_username(value))
+
+
+def _from_foreign(n: int, item: dict[str, Any]) -> Exchange:
+    """An entry from Chrome, Firefox, mitmproxy or anything else: derive what npm-inspect would have recorded."""
+    request, response = item.get("request") or {}, item.get("response") or {}
+    url = str(request.get("url", ""))
+    parts = urlsplit(url)
+    raw_request_headers = _pairs(request.get("headers"))
+    raw_response_headers = _pairs(response.get("headers"))
+    status = int(response.get("status") or 0) or None
+    reason = str(response.get("statusText", ""))
+    method = str(request.get("method", "GET"))
+    kind = "connect" if method == "CONNECT" else "http"
+    error_text = item.get("_error") or (response.get("_error") if isinstance(response, dict) else None)
+    error = None
+    proxy_markers = hops.looks_like_proxy_answer(raw_response_headers) or hops.first_header(raw_response_headers, "via")
+    via_proxy = bool(proxy_markers) or status == 407
+    if status is None and error_text:
+        refused = _REFUSED.search(str(error_text))
+        if refused:  # mitmproxy's own HAR of a refused upstream CONNECT
+            kind, method = "connect", "CONNECT"
+            status, reason = int(refused.group(1)), refused.group(2).strip()
+            via_proxy = True
+        else:
+            error_kind, hop = hops.classify_error(str(error_text), via_proxy=via_proxy, phase_reached_registry=False)
+            error = ErrorInfo(error_kind, redact_text(str(error_text)))
+    if status is not None:
+        hop, why = hops.classify_response(kind=kind, status=status, headers=raw_response_headers, via_proxy=via_proxy, in_tunnel=parts.scheme == "https" and kind == "http")
+    elif error is None:
+        hop, why = Hop.REGISTRY, "no answer recorded"
+    else:
+        why = f"no HTTP answer: {error.message}"
+    content = response.get("content") or {}
+    text = content.get("text") if isinstance(content.get("text"), str) and content.get("encoding") != "base64" else None
+    mime = str(content.get("mimeType") or "") or None
+    limit = 4096 if status and status >= 400 else 1024
+    body = redact_text(text[:limit]) if text and (not mime or "json" in mime or mime.startswith("text/")) else None
+    total = item.get("time")
+    path = "" if kind == "connect" else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Exchange(
+        id=f"har-{n}",
+        seq=n,
+        kind=kind,  # type: ignore[arg-type]
+        started=_parse_time(item.get("startedDateTime", "")),
+        method=method,
+        scheme="" if kind == "connect" else parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+        path=redact_text(path),
+        status=status,
+        reason=reason,
+        hop=hop,
+        upstream=None,
+        timings=_timings(item.get("timings") or {}, float(total) if isinstance(total, (int, float)) and total >= 0 else None),
+        evidence=Evidence(
+            status_line=f"{response.get('httpVersion') or 'HTTP/1.1'} {status} {reason}".strip() if status else "",
+            server=hops.first_header(raw_response_headers, "server"),
+            via=hops.first_header(raw_response_headers, "via"),
+            squid_error=hops.first_header(raw_response_headers, "x-squid-error"),
+            proxy_authenticate=tuple(hops.header_values(raw_response_headers, "proxy-authenticate")),
+            www_authenticate=tuple(hops.header_values(raw_response_headers, "www-authenticate")),
+            error_body=body if status and status >= 400 else None,
+            reason=f"{why} (read from a HAR file)",
+        ),
+        request_headers=redact.redact_headers(raw_request_headers),
+        response_headers=redact.redact_headers(raw_response_headers),
+        npm=NpmIdentity(
+            command=hops.first_header(raw_request_headers, "npm-command"),
+            session=hops.first_header(raw_request_headers, "npm-session"),
+            user_agent=hops.first_header(raw_request_headers, "user-agent"),
+            auth_type=hops.first_header(raw_request_headers, "npm-auth-type"),
+            scope=hops.first_header(raw_request_headers, "npm-scope"),
+        ),
+        proxy_auth=_credential(raw_request_headers, "proxy-authorization"),
+        auth=_credential(raw_request_headers, "authorization"),
+        bytes_sent=max(0, int(request.get("bodySize") or 0)),
+        bytes_received=max(0, int(response.get("bodySize") or content.get("size") or 0)),
+        content_type=mime,
+        body_preview=body,
+        error=error,
+    )
+
+
+def read_har(path: Path) -> tuple[list[Exchange], SessionInfo, NpmConfigSnapshot | None]:
+    """Records from a HAR file (npm-inspect's own, DevTools', mitmproxy's); secrets are redacted on the way in."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except IsADirectoryError:
+        raise SessionFileError(f"{path} is a directory: give a .har file") from None
+    except OSError as e:
+        raise SessionFileError(f"cannot read {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise SessionFileError(f"{path} is not valid JSON ({e}): give a HAR file or an npm-inspect session") from None
+    log = document.get("log") if isinstance(document, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        raise SessionFileError(f"{path} is JSON but not a HAR (no log.entries): give a HAR file or an npm-inspect session")
+    exchanges = []
+    for n, item in enumerate(log["entries"], 1):
+        if not isinstance(item, dict):
+            continue
+        try:
+            custom = item.get("_npmInspect")
+            exchanges.append(_from_npm_inspect(n, item, custom) if isinstance(custom, dict) else _from_foreign(n, item))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a malformed entry: skip it, keep the rest
+    meta = log.get("_npmInspect") or {}
+    versions = meta.get("versions") or {}
+    info = SessionInfo(
+        npm_argv=list(meta.get("npmArgv") or []),
+        upstream=meta.get("upstream"),
+        mode=meta.get("mode") or "decrypt",
+        listen=meta.get("listen"),
+        npm_exit=meta.get("npmExit"),
+        npm_version=versions.get("npm"),
+        node_version=versions.get("node"),
+        inspector_version=versions.get("npm-inspect"),
+        started=meta.get("started"),
+    )
+    config = NpmConfigSnapshot.from_dict(meta["config"]) if isinstance(meta.get("config"), dict) else None
+    return exchanges, info, config

@@ -31,6 +31,7 @@ from .paths import ca_dir
 from .proxy import LOOPBACK, InspectorProxy, ProxyConfig
 from .session import SessionInfo, SessionStore
 from .upstream import UpstreamProxy, parse_upstream
+from .vault import SecretVault
 
 NPM_PROGRAMS = ("npm", "npx", "npm.cmd", "npx.cmd")
 _REWRITTEN_FLAGS = ("proxy", "https-proxy", "cafile", "ca")
@@ -234,14 +235,18 @@ def run(
     store: SessionStore | None = None,
     *,
     capture_output: Callable[[str], None] | None = None,
+    on_started: Callable[[SessionInfo, NpmConfigSnapshot], None] | None = None,
+    vault: SecretVault | None = None,
 ) -> RunResult:
     """Prepare, start the inspector, run npm to completion, settle and stop. Returns npm's exit status."""
     prep = prepare(request)
     store = store if store is not None else SessionStore()
-    proxy = InspectorProxy(prep.proxy_config, store.add)
+    proxy = InspectorProxy(prep.proxy_config, store.add, vault)
     try:
         proxy.start()
         info = session_info(prep, proxy)
+        if on_started is not None:
+            on_started(info, prep.snapshot)
         argv, env = child_command(prep, proxy)
         exit_code = _run_child(argv, env, request.cwd, capture_output)
         proxy.settle()
@@ -253,13 +258,18 @@ def run(
 
 
 def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
+    """Run npm with our stdio, or hand its output on as it comes (chunks, not lines: prompts have no newline)."""
     if capture_output is None:
         try:
             return subprocess.run(argv, env=env, cwd=cwd).returncode
         except KeyboardInterrupt:
             return 130
-    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
-    for line in process.stdout:
-        capture_output(line.rstrip("\n"))
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while chunk := process.stdout.read1(65536):
+        capture_output(decoder.decode(chunk))
+    capture_output(decoder.decode(b"", final=True))
     return process.wait()

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from ..diagnose import Finding, diagnose
 from ..filtering import FilterError, parse
+from ..journal import JournalFollower, JournalWriter
 from ..live import LiveSession
 from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
@@ -68,8 +69,12 @@ class InspectorApp(App[int]):
         source: str = "live",
         export_dir: Path | None = None,
         reveal_secret=None,
+        journal: JournalWriter | None = None,
+        follower: JournalFollower | None = None,
     ) -> None:
         super().__init__()
+        self.journal = journal
+        self.follower = follower
         self.store = store
         self.live = live
         self.info = info or (live.info if live else SessionInfo())
@@ -120,6 +125,8 @@ class InspectorApp(App[int]):
         self.detail_pane = self.query_one(DetailPane)
         self.on_resize()
         self.table.focus()
+        if self.journal is not None:
+            self.journal.on_error = lambda message: self.call_from_thread(self.notify, message, severity="warning", timeout=15)
         self.set_interval(INGEST_INTERVAL, self._ingest)
         self.set_interval(DIAGNOSE_INTERVAL, self._schedule_diagnosis)
         self._ingest()
@@ -148,6 +155,9 @@ class InspectorApp(App[int]):
 
     def _ingest(self) -> None:
         table = self.table
+        if self.follower is not None:
+            self.info = self.follower.parser.info
+            self.snapshot = self.follower.parser.config or self.snapshot
         if not self.paused:
             table.ingest()
         self._update_status()
@@ -206,6 +216,8 @@ class InspectorApp(App[int]):
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
             self.findings = findings
             self.findings_panel.update_findings(findings)
+            if self.journal is not None:
+                self.journal.write_findings(findings)
         self._update_status()
 
     # -- npm ------------------------------------------------------------------------------------
@@ -217,6 +229,8 @@ class InspectorApp(App[int]):
         output.write_line(f"$ {' '.join(self.live.request.argv)}")
         code = await self.live.run_npm(output.write_line)
         output.write_line(f"npm exited with status {code}")
+        if self.journal is not None:
+            self.journal.update_info(self.live.info)
         self._update_status()
         self.notify(f"npm exited with status {code}", severity="information" if code == 0 else "warning")
 
@@ -335,7 +349,7 @@ class InspectorApp(App[int]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.export_dir / f"npm-inspect-{stamp}.har"
         try:
-            write_har(path, self.store.exchanges(), self.info)
+            write_har(path, self.store.exchanges(), self.info, self.snapshot)
         except OSError as e:
             self.notify(f"Cannot write {path}: {e.strerror}", severity="error")
             return

@@ -82,3 +82,45 @@ class NpmEnv:
             text=True,
             timeout=timeout,
         )
+
+
+def run_in_pty(argv: list[str], answers: list[tuple[str, str]], *, cwd: Path, env: dict[str, str], timeout: float = 120) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal, typing each answer once its prompt shows (``npm login`` needs a TTY).
+
+    Returns the exit status and everything the command printed.
+    """
+    import os
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True)
+    os.close(slave)
+    output = b""
+    searched = 0
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            found = output.find(pending[0][0].encode(), searched) if pending else -1
+            if found >= 0:
+                prompt, answer = pending.pop(0)
+                searched = found + len(prompt)  # the next prompt must come after this one
+                os.write(master, answer.encode() + b"\r")
+            if process.poll() is not None and not ready:
+                break
+        else:
+            process.kill()
+    finally:
+        os.close(master)
+    return process.wait(timeout=10), output.decode("utf-8", "replace")

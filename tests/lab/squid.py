@@ -32,6 +32,8 @@ class SquidConfig:
     hosts: dict[str, str] = field(default_factory=lambda: {REGISTRY_HOST: "127.0.0.1"})
     """Names only Squid resolves."""
     realm: str = "Lab Corporate Proxy"
+    extra: list[str] = field(default_factory=list)
+    """More squid.conf lines (e.g. ``reply_header_add``)."""
 
 
 class Squid:
@@ -111,6 +113,7 @@ class Squid:
             lines.append("acl denied_hosts dstdomain " + " ".join(self.config.deny_hosts))
             lines.append("http_access deny denied_hosts")
         lines.append("http_access allow all")
+        lines.extend(self.config.extra)
         conf = d / "squid.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf

@@ -221,3 +221,30 @@ async def test_quit_returns_npms_exit_status(session):
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("q")
     assert app.return_value == 1
+
+
+async def test_following_a_session_another_npm_inspect_writes(tmp_path):
+    """open --follow: new rows and findings appear within a second."""
+    import time
+
+    from inspector.journal import JournalFollower, JournalWriter
+    from inspector.session import SessionInfo, SessionStore
+
+    source = SessionStore()
+    writer = JournalWriter(tmp_path / "live.jsonl", source, SessionInfo(npm_argv=["npm", "ci"]), None).start()
+    mirror = SessionStore()
+    follower = JournalFollower(tmp_path / "live.jsonl", mirror).start()
+    app = InspectorApp(mirror, info=follower.parser.info, source="following", follower=follower)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            store, _ = proxy_407_session()
+            started = time.monotonic()
+            source.extend(store.exchanges())
+            while (len(app.table.rows) < len(store) or not app.findings) and time.monotonic() - started < 5:
+                await pilot.pause(0.05)
+            assert time.monotonic() - started < 1.5
+            assert app.findings[0].rule == "proxy-auth-required"
+            assert "npm ci" in str(app.status_bar.render())
+    finally:
+        follower.stop()
+        writer.close()

@@ -1,0 +1,91 @@
+"""``npm-inspect [options] [-- npm ARGS…]`` (live) and ``npm-inspect open FILE`` (saved, or followed)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import UsageError
+
+
+def _need_terminal(alternative: str) -> None:
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError(f"the dashboard needs a terminal: {alternative}")
+
+
+def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
+    from ..live import LiveSession
+    from ..runner import RunRequest, check_argv
+    from ..session import SessionStore
+    from .common import proxy_auth_for, start_journal
+
+    proxyauth = proxy_auth_for(args)
+    if npm_args:
+        check_argv(npm_args)
+    _need_terminal("use npm-inspect run --report text -- npm … for a headless report")
+    store = SessionStore()
+    request = RunRequest(
+        argv=npm_args or ["npm"],
+        upstream=args.upstream,
+        decrypt=args.decrypt,
+        port=args.port,
+        listen_host=args.listen_host,
+        proxyauth=proxyauth,
+    )
+    live = LiveSession(request, store)
+    journal = None
+    try:
+        live.start()
+        journal = start_journal(args, store, live.info, live.prep.snapshot if live.prep else None)
+        from ..tui.app import InspectorApp
+
+        app = InspectorApp(store, live=live, reveal_secret=live.reveal, journal=journal)
+        result = app.run()
+    finally:
+        live.stop()
+        if journal is not None:
+            journal.update_info(live.info)
+            journal.close()
+    if journal is not None:
+        sys.stderr.write(f"npm-inspect: session saved to {journal.path}\n")
+    return result if isinstance(result, int) else 0
+
+
+def cmd_open(args: argparse.Namespace, npm_args: list[str]) -> int:
+    from ..sources import load
+
+    if args.report:
+        if args.follow:
+            raise UsageError("--report prints a finished report; drop --follow, or drop --report to watch live")
+        from ..diagnose import diagnose
+        from ..report import render
+
+        session = load(args.file)
+        for warning in session.warnings:
+            sys.stderr.write(f"npm-inspect: warning: {warning}\n")
+        exchanges = session.store.exchanges()
+        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config)))
+        return 0
+    _need_terminal("add --report text|json|markdown to print the report instead")
+    from ..tui.app import InspectorApp
+
+    if args.follow:
+        from ..journal import JournalFollower, looks_like_journal
+        from ..session import SessionStore
+
+        if not looks_like_journal(args.file.read_bytes()[:4096]):
+            raise UsageError(f"--follow needs an npm-inspect session file; {args.file} is not one (a HAR cannot grow)")
+        store = SessionStore()
+        follower = JournalFollower(args.file, store).start()
+        try:
+            app = InspectorApp(store, info=follower.parser.info, snapshot=follower.parser.config, source="following", follower=follower)
+            app.run()
+        finally:
+            follower.stop()
+        return 0
+    session = load(args.file)
+    for warning in session.warnings:
+        sys.stderr.write(f"npm-inspect: warning: {warning}\n")
+    app = InspectorApp(session.store, info=session.info, snapshot=session.config, source=f"{session.kind} {args.file.name}")
+    app.run()
+    return 0
