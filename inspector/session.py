@@ -61,6 +61,15 @@ class SessionStore:
         for listener in listeners:
             listener()
 
+    def clear(self) -> None:
+        """Forget every record (the demo starts a fresh attempt); queues are emptied too."""
+        with self._lock:
+            self._items.clear()
+            self._index.clear()
+            for name in self._pending:
+                self._pending[name] = []
+            self.version += 1
+
     def extend(self, exchanges: list[Exchange]) -> None:
         for exchange in exchanges:
             self.add(exchange)

@@ -1,11 +1,135 @@
-"""``npm-inspect demo``: filled in by the demo lab."""
+"""``npm-inspect demo [SCENARIO]``: a corporate network on loopback, the real npm in it, the dashboard on top.
+
+Headless (``--report``) it prints each scenario's report, and with
+``--apply-fix`` applies the top finding's fix to the demo's own npm config and
+runs npm again. Without npm on PATH it says so and replays a recorded session.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import UsageError
 
 
 def cmd_demo(args: argparse.Namespace, npm_args: list[str]) -> int:
-    raise UsageError("the demo is not available yet")
+    from ..lab.demo import npm_available
+    from ..lab.scenarios import BY_NAME, SCENARIOS
+
+    if args.list:
+        for s in SCENARIOS:
+            print(f"{s.name:<15} {s.title}")
+        return 0
+    if args.scenario is not None and args.scenario not in BY_NAME:
+        raise UsageError(f"unknown scenario {args.scenario!r}: choose one of {', '.join(BY_NAME)} (npm-inspect demo --list)")
+    chosen = [BY_NAME[args.scenario]] if args.scenario else list(SCENARIOS)
+    if args.apply_fix and not args.report:
+        raise UsageError("--apply-fix is the headless fix: add --report json (in the dashboard, press x)")
+    if args.replay or not npm_available():
+        if not args.replay:
+            sys.stderr.write(f"npm-inspect: npm is not installed, so the demo replays a recorded session of {chosen[0].name}\n")
+        return _replay(args, chosen)
+    if args.report:
+        return _headless(args, chosen)
+    return _interactive(chosen)
+
+
+def _headless(args: argparse.Namespace, scenarios) -> int:
+    from ..diagnose import Finding
+    from ..lab.demo import run_headless
+    from ..lab.world import DemoLab
+    from ..report import render
+    from ..session import SessionInfo
+
+    lab = DemoLab()
+    results = []
+    try:
+        for scenario in scenarios:
+            results.append(run_headless(lab, scenario, apply=args.apply_fix))
+    finally:
+        lab.stop()
+    if args.report == "json":
+        data = [r.to_dict() for r in results]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        for r in results:
+            info = SessionInfo(npm_argv=r.report["npm"]["argv"], npm_exit=r.report["npm"]["exit"], upstream=r.report["upstream"], mode=r.report["mode"])
+            from ..records import from_dict  # noqa: F401 (the report holds summaries, not records)
+
+            print(f"== {r.scenario.name}: {r.scenario.title}")
+            print(render(args.report, info, [], [Finding.from_dict(f) for f in r.report["findings"]]))
+            if r.fix is not None:
+                print(f"fix: {r.fix.get('rule')} → npm exit {r.fix['exit']} ({'FIXED' if r.fix['passed'] else 'still failing'})")
+                for command in r.fix.get("applied") or ():
+                    print(f"  applied: {command}")
+    if args.apply_fix:
+        return 0 if all(r.fix and r.fix["passed"] for r in results) else 1
+    return 0
+
+
+def _interactive(scenarios) -> int:
+    import shutil
+
+    from ..lab.world import DemoLab
+    from ..live import LiveSession
+    from ..runner import RunRequest
+    from ..session import SessionStore
+    from ..tui.demo_app import DemoApp
+    from .dashboard import _need_terminal
+
+    _need_terminal("use npm-inspect demo SCENARIO --report json for a headless run")
+    from ..lab.scenarios import BY_NAME, SCENARIOS
+
+    names = [s.name for s in SCENARIOS]
+    current = scenarios[0].name
+    lab = DemoLab()
+    exit_code = 0
+    try:
+        while current is not None:
+            scenario = BY_NAME[current]
+            world = lab.world(scenario)
+            store = SessionStore()
+            with ThreadPoolExecutor(2) as pool:  # the corporate proxy and npm-inspect start side by side
+                lab.start()
+                world.start_proxy()
+                world.write_npmrc()
+                live = LiveSession(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store)
+                starting = pool.submit(live.start)
+                pool.submit(world.wait_for_proxy).result()
+                starting.result()
+            try:
+                app = DemoApp(world, live, (names.index(current) + 1, len(names)))
+                result = app.run()
+                exit_code = result if isinstance(result, int) else 0
+                current = app.next_scenario
+            finally:
+                live.stop()
+                world.stop()
+    finally:
+        lab.stop()
+        shutil.rmtree(lab.root, ignore_errors=True)
+    return exit_code
+
+
+def _replay(args: argparse.Namespace, scenarios) -> int:
+    from ..lab.demo import recording
+    from ..sources import load
+
+    path = recording(scenarios[0].name)
+    session = load(path)
+    if args.report:
+        from ..diagnose import diagnose
+        from ..report import render
+
+        exchanges = session.store.exchanges()
+        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config)))
+        return 0
+    from ..tui.app import InspectorApp
+    from .dashboard import _need_terminal
+
+    _need_terminal("add --report json to print the recorded report")
+    InspectorApp(session.store, info=session.info, snapshot=session.config, source=f"replay {scenarios[0].name}").run()
+    return 0

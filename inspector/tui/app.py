@@ -71,8 +71,10 @@ class InspectorApp(App[int]):
         reveal_secret=None,
         journal: JournalWriter | None = None,
         follower: JournalFollower | None = None,
+        attachments_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.attachments_dir = attachments_dir
         self.journal = journal
         self.follower = follower
         self.store = store
@@ -200,6 +202,14 @@ class InspectorApp(App[int]):
     def _compute_diagnosis(self) -> tuple[list[Finding], tuple[Counter[str], Counter[str], int]]:
         exchanges = self.store.exchanges()
         findings = diagnose(exchanges, self.snapshot)
+        if any(f.attachments for f in findings):
+            from ..fixes import save_attachments
+            from ..paths import config_dir
+
+            try:
+                findings = save_attachments(findings, self.attachments_dir or config_dir() / "saved")
+            except OSError:
+                pass  # the commands keep the bare file name
         by_hop: Counter[str] = Counter()
         failures: Counter[str] = Counter()
         size = 0

@@ -224,7 +224,12 @@ def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot) -> 
         with_token = [e for e in group if e.auth is not None]
         commands = [f"npm whoami --registry={registry}"]
         commands += [f"npm owner ls {p} --registry={registry}" for p in packages[:3]]
+        changes: tuple[ConfigChange, ...] = ()
         if with_token:
+            token_key = f"{nerf_dart(registry)}:_authToken"
+            location, _ = location_for(token_key, config)
+            changes = (ConfigChange("set", token_key, "<token>", location),)  # type: ignore[arg-type]
+            commands.append(changes[0].command)
             explanation = (
                 f"npm sent a token and the registry ({flavour.name}) answered 403 for "
                 f"{', '.join(packages) or 'this request'}: you are logged in, but this user or token may not read it.{_body_hint(group)}"
@@ -232,7 +237,8 @@ def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot) -> 
             caveats = (
                 "Check the package's org/team access and the token's scope: granular tokens are limited to chosen "
                 "packages/orgs and may be read-only, expired or IP-restricted.",
-                "npm whoami shows which user the token belongs to.",
+                "npm whoami shows which user the token belongs to; once you have access (or a token that has it), "
+                "put that token in place with the last command.",
             )
         else:
             explanation = (
@@ -251,6 +257,7 @@ def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot) -> 
                 evidence=evidence_refs(group),
                 commands=tuple(commands),
                 caveats=caveats,
+                changes=changes,
                 count=len(group),
                 rank=32,
             )

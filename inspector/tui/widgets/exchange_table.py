@@ -145,6 +145,16 @@ class ExchangeTable(ScrollView, can_focus=True):
         self.refresh()
         return added
 
+    def reset(self) -> None:
+        """Start over after the store was cleared."""
+        self.rows = []
+        self._seen = 0
+        self._cache.clear()
+        self.following = True
+        self.cursor = -1
+        self._update_size()
+        self.refresh()
+
     def apply_filter(self, query: Query | None) -> None:
         """Re-filter every record (the store, not the widget, holds them)."""
         current = self.current

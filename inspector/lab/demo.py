@@ -1,0 +1,118 @@
+"""Running demo scenarios: headless (a JSON report, optionally with the fix applied) or in the dashboard.
+
+Applying a fix writes only the demo's own temporary npm config: the same
+change the finding proposes, with the placeholders filled by values the demo
+knows (a user would type their own password or token).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnose import Finding, diagnose
+from ..fixes import apply_to_npmrc, fill_placeholders, save_attachments
+from ..npmconfig import read_npm_config
+from ..redact import redact_text, redact_url
+from ..report import json_report
+from ..runner import RunRequest, run
+from ..session import SessionStore
+from .scenarios import SCENARIOS, Scenario
+from .world import DemoLab, DemoWorld
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+
+
+def npm_available() -> bool:
+    return shutil.which("npm") is not None
+
+
+@dataclass
+class AppliedFix:
+    rule: str
+    commands: list[str]
+    """What was applied, secrets masked."""
+
+
+def fixable(findings: list[Finding]) -> Finding | None:
+    """The top finding that carries config changes."""
+    return next((f for f in findings if f.changes), None)
+
+
+def apply_fix(world: DemoWorld, findings: list[Finding]) -> AppliedFix | None:
+    """Apply the top finding's changes to the demo's npm config; ``None`` when there is nothing to apply."""
+    finding = fixable(findings)
+    if finding is None:
+        return None
+    values = world.fix_values()
+    changes = [fill_placeholders(change, values, None) for change in finding.changes]
+    if any(change is None for change in changes):
+        return None
+    ready = [c for c in changes if c is not None]
+    raw = read_npm_config(cwd=str(world.project), env=world.npm_env())
+    world.userconfig.write_text(apply_to_npmrc(world.userconfig.read_text(), ready, raw))
+    shown = [redact_text(c.command if not (c.value and "://" in c.value) else c.command.replace(c.value, redact_url(c.value))) for c in ready]
+    return AppliedFix(finding.rule, shown)
+
+
+def findings_for(world: DemoWorld, store: SessionStore, snapshot) -> list[Finding]:
+    return save_attachments(diagnose(store.exchanges(), snapshot), world.dir / "saved")
+
+
+@dataclass
+class HeadlessResult:
+    scenario: Scenario
+    report: dict[str, Any]
+    findings: list[Finding]
+    fix: dict[str, Any] | None = None
+    output: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "scenario": self.scenario.name,
+            "title": self.scenario.title,
+            "expected": {"rule": self.scenario.expected_rule, "hop": self.scenario.expected_hop},
+            "report": self.report,
+        }
+        if self.fix is not None:
+            data["fix"] = self.fix
+        return data
+
+
+def run_headless(lab: DemoLab, scenario: Scenario, *, apply: bool = False) -> HeadlessResult:
+    """Run one scenario with the real npm; with ``apply``, apply the fix and run npm again."""
+    world = lab.world(scenario).start()
+    try:
+        output: list[str] = []
+        store = SessionStore()
+        result = run(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store, capture_output=output.append)
+        findings = findings_for(world, store, result.snapshot)
+        headless = HeadlessResult(scenario, json_report(result.info, store.exchanges(), findings), findings, output=output)
+        if apply:
+            applied = apply_fix(world, findings)
+            if applied is None:
+                headless.fix = {"rule": None, "applied": [], "exit": result.exit_code, "passed": result.exit_code == 0, "note": "nothing to fix"}
+            else:
+                again = SessionStore()
+                second = run(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), again, capture_output=output.append)
+                remaining = [f.rule for f in diagnose(again.exchanges(), second.snapshot)]
+                headless.fix = {
+                    "rule": applied.rule,
+                    "applied": applied.commands,
+                    "exit": second.exit_code,
+                    "passed": second.exit_code == 0,
+                    "findings_after": remaining,
+                }
+        return headless
+    finally:
+        world.stop()
+
+
+def scenario_names() -> list[str]:
+    return [s.name for s in SCENARIOS]
+
+
+def recording(name: str) -> Path:
+    return RECORDINGS / f"{name}.jsonl"
