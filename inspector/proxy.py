@@ -184,9 +184,18 @@ class InspectorProxy:
         while self.open_connections() and time.monotonic() < deadline:
             time.sleep(0.02)
 
+    async def _close_listeners(self) -> None:
+        proxyserver = self._master.addons.get("proxyserver") if self._master is not None else None
+        if proxyserver is not None:
+            await proxyserver.servers.update([])
+
     def stop(self, timeout: float = 10.0) -> None:
-        """Shut mitmproxy down and join its thread (idempotent)."""
-        if self._master is not None and not self._stopped.is_set():
+        """Close the listening socket, shut mitmproxy down and join its thread (idempotent)."""
+        if self._master is not None and not self._stopped.is_set() and self._loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._close_listeners(), self._loop).result(timeout)
+            except Exception:  # already stopping: the shutdown below still ends the thread
+                logger.debug("closing the listeners failed", exc_info=True)
             self._master.shutdown()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -111,9 +111,8 @@ def detail(exchange: Exchange, reveal: Reveal | None = None, width: int = 80) ->
     facts.add_row("status", status)
     facts.add_row("hop", Text(exchange.hop.value if exchange.hop else "?", style="bold"))
     facts.add_row("why", exchange.evidence.reason or "-")
-    facts.add_row("started", time.strftime("%H:%M:%S", time.localtime(exchange.started)) + f".{int(exchange.started % 1 * 1000):03d}")
-    if exchange.upstream:
-        facts.add_row("via proxy", exchange.upstream)
+    started = time.strftime("%H:%M:%S", time.localtime(exchange.started)) + f".{int(exchange.started % 1 * 1000):03d}"
+    facts.add_row("started", started + (f"  via proxy {exchange.upstream}" if exchange.upstream else "  direct"))
     if exchange.error:
         facts.add_row("error", Text(f"{exchange.error.kind}: {exchange.error.message}", style="red"))
     if exchange.proxy_auth:
@@ -125,6 +124,7 @@ def detail(exchange: Exchange, reveal: Reveal | None = None, width: int = 80) ->
         facts.add_row("registry auth sent", f"{exchange.auth.scheme} (fingerprint {exchange.auth.fingerprint})")
     if exchange.npm.command:
         facts.add_row("npm command", exchange.npm.command)
+    facts.add_row("bytes", f"{_size(exchange.bytes_sent)} sent, {_size(exchange.bytes_received)} received")
     if exchange.tls:
         tls = exchange.tls
         facts.add_row("TLS issuer", tls.issuer or "-")
@@ -154,10 +154,10 @@ def detail(exchange: Exchange, reveal: Reveal | None = None, width: int = 80) ->
         title,
         Text(""),
         facts,
-        Text("\nEvidence", style="bold underline"),
-        evidence,
         Text("\nTiming", style="bold underline"),
         waterfall(exchange, max(10, width - 26)),
+        Text("\nEvidence", style="bold underline"),
+        evidence,
         Text("\nRequest headers", style="bold underline"),
         _headers(exchange.request_headers, reveal),
         Text("\nResponse headers", style="bold underline"),
