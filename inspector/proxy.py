@@ -191,11 +191,18 @@ class InspectorProxy:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the listening socket, shut mitmproxy down and join its thread (idempotent)."""
-        if self._master is not None and not self._stopped.is_set() and self._loop is not None:
+        loop = self._loop
+        if self._master is not None and not self._stopped.is_set() and loop is not None and not loop.is_closed():
+            if self._error is None and self._ready.is_set():  # listening: close the socket first
+                future = asyncio.run_coroutine_threadsafe(self._close_listeners(), loop)
+                try:
+                    future.result(timeout)
+                except Exception:  # already stopping: the shutdown below still ends the thread
+                    future.cancel()
+                    logger.debug("closing the listeners failed", exc_info=True)
             try:
-                asyncio.run_coroutine_threadsafe(self._close_listeners(), self._loop).result(timeout)
-            except Exception:  # already stopping: the shutdown below still ends the thread
-                logger.debug("closing the listeners failed", exc_info=True)
-            self._master.shutdown()
+                self._master.shutdown()
+            except RuntimeError:  # the loop closed meanwhile: the thread is ending anyway
+                pass
         if self._thread is not None:
             self._thread.join(timeout)

@@ -61,7 +61,7 @@ class Verdaccio:
         storage.mkdir(parents=True, exist_ok=True)
         db = storage / ".verdaccio-db.json"
         if not db.exists():  # one token secret shared by the HTTP and HTTPS processes
-            db.write_text(json.dumps({"list": [], "secret": secrets.token_hex(32)}))
+            db.write_text(json.dumps({"list": [], "secret": secrets.token_hex(16)}))
         config = {
             "storage": str(storage),
             "auth": {"htpasswd": {"file": str(d / "htpasswd"), "max_users": 1000}},
@@ -191,3 +191,8 @@ def _https_ready(port: int) -> bool:
                 return True
     except OSError:
         return False
+
+
+def count_requests(registry: "Verdaccio", method: str = "GET") -> int:
+    """Requests Verdaccio logged receiving (one "requested" line each)."""
+    return sum(1 for entry in registry.log_lines() if f"requested '{method} " in str(entry.get("msg", "")))
