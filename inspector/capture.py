@@ -525,6 +525,11 @@ class NpmCapture:
                 via_proxy=via_proxy,
                 in_tunnel=in_tunnel and request.scheme == "https",
             )
+            if flow.error is not None:  # the answer began, then broke off (npm killed, server reset mid-body)
+                message = str(flow.error.msg)
+                kind, hop = hops.classify_error(message, via_proxy=via_proxy, phase_reached_registry=True)
+                error = ErrorInfo(kind, redact.redact_text(message))
+                why = f"{why}; then the transfer broke off: {redact.redact_text(message)}"
             evidence = Evidence(
                 status_line=f"{response.http_version} {response.status_code} {response.reason}",
                 server=response.headers.get("server"),

@@ -94,7 +94,7 @@ _ERROR_KINDS: tuple[tuple[re.Pattern[str], str, Hop | None], ...] = (
     (re.compile(r"certificate|tls|ssl|handshake", re.I), "tls", Hop.TLS),
     (re.compile(r"client disconnected|client closed|connection killed|killed", re.I), "client-abort", Hop.CLIENT),
     (re.compile(r"timed? ?out|timeout", re.I), "timeout", None),
-    (re.compile(r"refused|unreachable|no route|name or service|getaddrinfo|dns", re.I), "connect-failed", None),
+    (re.compile(r"refused|unreachable|no route|name or service|getaddrinfo|dns|connect call failed|errno 11[13]|errno 101", re.I), "connect-failed", None),
     (re.compile(r"reset|closed|eof|broken pipe", re.I), "reset", None),
 )
 

@@ -9,6 +9,7 @@ a pane; without an npm command, a pane shows how to point npm here.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,9 +28,12 @@ from ..journal import JournalFollower, JournalWriter
 from ..live import LiveSession
 from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
+from .guard import guarded
 from .screens import ConfirmScreen, HelpScreen
 from .widgets.exchange_table import ExchangeTable, TableHeader
 from .widgets.panels import DetailPane, FindingsPanel, NpmOutput, SetupPane, Status, StatusBar
+
+logger = logging.getLogger(__name__)
 
 INGEST_INTERVAL = 0.2
 DIAGNOSE_INTERVAL = 1.0
@@ -88,6 +92,9 @@ class InspectorApp(App[int]):
         self.revealed = False
         self.last_copied: str | None = None
         self.last_export: Path | None = None
+        self.errors: list[str] = []
+        """Errors caught in the dashboard (shown and logged; capture and the journal go on)."""
+        self._last_error_notice = -10.0
         self._diagnosed_version = -1
         self._next_diagnosis = 0.0
         self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
@@ -128,7 +135,7 @@ class InspectorApp(App[int]):
         self.on_resize()
         self.table.focus()
         if self.journal is not None:
-            self.journal.on_error = lambda message: self.call_from_thread(self.notify, message, severity="warning", timeout=15)
+            self.journal.on_error = self._journal_failed
         self.set_interval(INGEST_INTERVAL, self._ingest)
         self.set_interval(DIAGNOSE_INTERVAL, self._schedule_diagnosis)
         self._ingest()
@@ -153,8 +160,30 @@ class InspectorApp(App[int]):
         if self.screen_stack:
             self.screen_stack[0].set_class(self.size.width < NARROW_BELOW, "narrow")
 
+    def _journal_failed(self, message: str) -> None:
+        """The journal stopped writing (disk full, unwritable): say so; capture goes on in memory."""
+        try:
+            self.call_from_thread(self.notify, message, title="Session file", severity="warning", timeout=15)
+        except RuntimeError:  # already on the app's thread
+            self.notify(message, title="Session file", severity="warning", timeout=15)
+
+    def report_error(self, error: Exception) -> None:
+        """A widget failed (see :func:`guard.guarded`): show it once in a while, log it, keep going."""
+        now = time.monotonic()
+        self.errors.append(f"{type(error).__name__}: {error}")
+        if now - self._last_error_notice < 5:
+            return
+        self._last_error_notice = now
+        self.notify(
+            f"The dashboard hit an error ({type(error).__name__}: {error}). It is logged; capture and the session file go on.",
+            title="Dashboard error",
+            severity="error",
+            timeout=10,
+        )
+
     # -- the store → the view ---------------------------------------------------------------------
 
+    @guarded()
     def _ingest(self) -> None:
         table = self.table
         if self.follower is not None:
@@ -192,10 +221,15 @@ class InspectorApp(App[int]):
             self._diagnosed_version = version
             self._diagnose()
 
-    @work(thread=True, exclusive=True, group="diagnose")
+    @work(thread=True, exclusive=True, group="diagnose", exit_on_error=False)
     def _diagnose(self) -> None:
         started = time.monotonic()
-        result = self._compute_diagnosis()
+        try:
+            result = self._compute_diagnosis()
+        except Exception as e:  # a rule's bug must not end the dashboard
+            logger.exception("diagnosis failed")
+            self.call_from_thread(self.report_error, e)
+            return
         self._next_diagnosis = time.monotonic() + 4 * (time.monotonic() - started)
         self.call_from_thread(self._show_findings, *result)
 
@@ -221,6 +255,7 @@ class InspectorApp(App[int]):
             size += e.bytes_sent + e.bytes_received
         return findings, (by_hop, failures, size)
 
+    @guarded()
     def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
         self._counts = counts
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
@@ -261,6 +296,7 @@ class InspectorApp(App[int]):
         if event.pane.id == "detail":
             self._show_detail()
 
+    @guarded()
     def _show_detail(self) -> None:
         current = self.table.current
         reveal = self.reveal_secret if self.revealed else None

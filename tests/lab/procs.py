@@ -92,3 +92,4 @@ class ManagedProcess:
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=10)
+        self._log_file.close()

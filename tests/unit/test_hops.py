@@ -43,6 +43,7 @@ def test_errors_name_their_hop():
     assert classify_error("Certificate verify failed: self-signed certificate in certificate chain", via_proxy=True, phase_reached_registry=True)[1] is Hop.TLS
     assert classify_error("Connection refused", via_proxy=True, phase_reached_registry=False) == ("connect-failed", Hop.PROXY)
     assert classify_error("Connection refused", via_proxy=False, phase_reached_registry=False) == ("connect-failed", Hop.REGISTRY)
+    assert classify_error("[Errno 111] Connect call failed ('127.0.0.1', 3128)", via_proxy=True, phase_reached_registry=False) == ("connect-failed", Hop.PROXY)
     assert classify_error("Client disconnected", via_proxy=True, phase_reached_registry=True) == ("client-abort", Hop.CLIENT)
 
 

@@ -25,6 +25,7 @@ from ...filtering import Query
 from ...outcome import outcome_of
 from ...records import Exchange
 from ...session import SessionStore
+from ..guard import guarded
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ class ExchangeTable(ScrollView, can_focus=True):
         self._cache[position] = (id(exchange), segments)
         return segments
 
+    @guarded(lambda self, error: Strip([Segment(f"(row not drawn: {error})", Style(color="red"))]))
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y

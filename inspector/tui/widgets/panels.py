@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from ...diagnose import Finding
 from ...records import Exchange
 from ...redact import redact_url
+from ..guard import guarded
 from ..render import Reveal, detail, finding_text
 
 
@@ -49,6 +50,7 @@ class StatusBar(Static):
 
     status: reactive[Status] = reactive(Status, always_update=True)
 
+    @guarded(lambda self, error: Text(f"npm-inspect (status unavailable: {error})"))
     def render(self) -> Text:
         s = self.status
         upstream = redact_url(s.upstream) if s.upstream else "direct (no upstream proxy)"
@@ -102,6 +104,7 @@ class DetailPane(VerticalScroll):
     content: RenderableType = "Select an exchange (↑/↓, enter)."
     """What the pane shows now (kept for tests and screenshots)."""
 
+    @guarded(lambda self, error: self.query_one("#detail-body", Static).update(Text(f"This exchange could not be shown: {error} (logged)", style="red")))
     def show(self, exchange: Exchange | None, reveal: Reveal | None = None) -> None:
         self.content = "Select an exchange (↑/↓, enter)." if exchange is None else detail(exchange, reveal, self.size.width - 2)
         self.query_one("#detail-body", Static).update(self.content)
@@ -128,6 +131,7 @@ class FindingsPanel(Vertical):
         yield Static("Commands (c copies the highlighted one):", id="commands-title")
         yield OptionList(id="command-list")
 
+    @guarded()
     def update_findings(self, findings: list[Finding]) -> None:
         options = self.query_one("#finding-list", OptionList)
         previous = self.highlighted
