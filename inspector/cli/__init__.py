@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         command, options, npm_args = split_argv(argv)
-        args = build_parsers()[command].parse_args(options)
         if npm_args and command not in ("", "run"):
             raise UsageError(f"'npm-inspect {command}' takes no npm command after '--'")
+        args = build_parsers()[command].parse_args(options)
         from .. import logsetup
         from .common import load_fingerprint_key
 

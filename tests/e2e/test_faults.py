@@ -4,6 +4,7 @@ dribbles, a 1 GB tarball streams through, the dashboard raises, the disk is full
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
 import socket
@@ -51,7 +52,7 @@ def fetch(proxy: InspectorProxy, url: str, timeout: float = 20) -> int | str:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         return type(e).__name__
 
 
