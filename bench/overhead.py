@@ -49,6 +49,35 @@ def npm_install(env: NpmEnv, package: str, argv_env: tuple[list[str], dict[str, 
     return elapsed
 
 
+def capture_cost_us(samples: int = 2000) -> float:
+    """CPU time the capture addon spends per exchange on the proxy's loop (a stable figure, unlike wall time)."""
+    from mitmproxy import http
+    from mitmproxy.test import taddons, tflow, tutils
+
+    from inspector.capture import NpmCapture
+
+    addon = NpmCapture(lambda record: None)
+    request_headers = http.Headers(
+        [(b"user-agent", b"npm/11.19.1 node/v20.20.2 linux x64 workspaces/false"), (b"npm-command", b"install"),
+         (b"pacote-req-type", b"packument"), (b"accept", b"application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"),
+         (b"accept-encoding", b"gzip,deflate"), (b"host", b"registry.npmjs.org"), (b"authorization", b"Bearer npm_" + b"a" * 36)]
+    )
+    response_headers = http.Headers([(b"content-type", b"application/json"), (b"content-length", b"1200"), (b"etag", b'"abc"'), (b"x-powered-by", b"verdaccio/6")])
+    body = b'{"name":"pkg","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"dist":{"tarball":"https://registry.npmjs.org/pkg/-/pkg-1.0.0.tgz"}}}}' * 8
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mode=["upstream:http://127.0.0.1:3128"])
+        flows = [
+            tflow.tflow(req=tutils.treq(headers=request_headers.copy(), scheme=b"https", path=f"/pkg-{i}".encode()), resp=tutils.tresp(headers=response_headers.copy(), content=body))
+            for i in range(samples)
+        ]
+        start = time.process_time()
+        for flow in flows:
+            addon.requestheaders(flow)
+            addon.responseheaders(flow)
+            addon.response(flow)
+        return (time.process_time() - start) / samples * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--packages", type=int, default=30)
@@ -114,6 +143,9 @@ def main() -> None:
     startup = median(times["npm-inspect run"]) - median(times["npm-inspect"])
     print(f"npm-inspect run start-up and report, once per run: {startup:+.2f} s")
     print(f"exchanges captured by npm-inspect's proxy: {captured} HTTP requests")
+    cost = capture_cost_us()
+    per_install = cost * captured / args.runs / 1e6
+    print(f"capture CPU per exchange (on the proxy's loop): {cost:.0f} µs ≈ {per_install * 1000:.0f} ms per install")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ Sink = Callable[[Exchange], None]
 ERROR_BODY_LIMIT = 4096
 """Bytes of an error body kept as evidence."""
 PREVIEW_LIMIT = 1024
-"""Bytes of a successful text/JSON body kept for the detail pane."""
+"""A successful text/JSON body is kept for the detail pane only if it is this small (whoami, pings):
+packuments are summarised instead — scrubbing each one would cost the proxy path more than it shows."""
 BUFFER_LIMIT = 1024 * 1024
 """Text/JSON bodies up to this size are buffered (to read error bodies); the rest are streamed."""
 _DECODE_LIMIT = 64 * 1024
@@ -510,7 +511,8 @@ class NpmCapture:
         head = bytes(counter.head) if counter is not None else (raw or b"")
         error_status = response is not None and response.status_code >= 400
         body_text = None
-        if response is not None and _is_textual((content_type or "").lower()):
+        small = received <= PREVIEW_LIMIT
+        if response is not None and _is_textual((content_type or "").lower()) and (error_status or small):
             limit = ERROR_BODY_LIMIT if error_status else PREVIEW_LIMIT
             body_text = _decode_excerpt(head, encoding, limit)
             body_text = redact.redact_text(body_text) if body_text else None

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 SECRET_HEADERS = frozenset(
@@ -41,6 +42,7 @@ def set_fingerprint_key(key: bytes) -> None:
     global _key
     _key = bytes(key)
     _fingerprint_cache.clear()
+    _redact_short.cache_clear()
 
 
 _fingerprint_cache: dict[str, str] = {}
@@ -96,7 +98,9 @@ def redact_url(url: str) -> str:
 
 # -- free text --------------------------------------------------------------------
 
-_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
+_KEY_WORDS = ("token", "auth", "pass", "secret")
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int, tuple[str, ...]], ...] = (
+    # (pattern, the group that is secret, lowercase words one of which must be in the text for it to match)
     # JSON string fields, whole value (spaces and quotes included): "password": "…"
     (
         re.compile(
@@ -105,8 +109,9 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             re.I,
         ),
         2,
+        _KEY_WORDS,
     ),
-    # key=value / key: value / "key": "value" for npmrc and JSON secret fields; group 2 is the secret.
+    # key=value / key: value / "key": "value" for npmrc and JSON secret fields
     (
         re.compile(
             r"""((?:_authToken|_auth|_password|password|passwd|token|access_token|secret|npm_token|NPM_TOKEN)"""
@@ -114,20 +119,21 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
             re.I,
         ),
         2,
+        _KEY_WORDS,
     ),
     # passwords in URLs: scheme://user:secret@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]+)(?=@)", re.I), 2),
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]+)(?=@)", re.I), 2, ("://",)),
     # auth header shapes anywhere
-    (re.compile(r"(\b(?:Basic|Bearer|Token|NTLM|Negotiate)\s+)([A-Za-z0-9+/=_\-.~]{6,})", re.I), 2),
+    (re.compile(r"(\b(?:Basic|Bearer|Token|NTLM|Negotiate)\s+)([A-Za-z0-9+/=_\-.~]{6,})", re.I), 2, ("basic", "bearer", "token", "ntlm", "negotiate")),
     # npm tokens
-    (re.compile(r"()(\bnpms?_[A-Za-z0-9]{36,48}\b)"), 2),
+    (re.compile(r"()(\bnpms?_[A-Za-z0-9]{36,48}\b)"), 2, ("npm",)),
     # GitHub tokens (GitHub Packages registries)
-    (re.compile(r"()(\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}))"), 2),
+    (re.compile(r"()(\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}))"), 2, ("gh",)),
     # JSON Web Tokens
-    (re.compile(r"()(\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*)"), 2),
-    (re.compile(r"()(\b[A-Za-z0-9_-]{10,}(?!\.\d+\.)\.[A-Za-z0-9_-]{3,}\.[A-Za-z0-9_-]{20,}\b)"), 2),
+    (re.compile(r"()(\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*)"), 2, ("eyj",)),
+    (re.compile(r"()(\b[A-Za-z0-9_-]{10,}(?!\.\d+\.)\.[A-Za-z0-9_-]{3,}\.[A-Za-z0-9_-]{20,}\b)"), 2, (".",)),
     # UUIDs: npm's legacy tokens look like these
-    (re.compile(r"()(\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)", re.I), 2),
+    (re.compile(r"()(\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)", re.I), 2, ("-",)),
 )
 
 _ALREADY = re.compile(r"^\[redacted:[0-9a-f]{8}\]$")
@@ -137,8 +143,23 @@ def redact_text(text: str) -> str:
     """Replace every secret shape found in free text (bodies, messages, config values)."""
     if not text:
         return text
-    for pattern, group in _TEXT_PATTERNS:
-        text = pattern.sub(lambda m: _replace(m, group), text)
+    if len(text) <= 512:
+        return _redact_short(text)
+    return _redact(text)
+
+
+@lru_cache(maxsize=8192)
+def _redact_short(text: str) -> str:
+    """Header values repeat on every request (user-agent, accept, host): remember their redaction."""
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
+    lowered = text.lower()
+    for pattern, group, words in _TEXT_PATTERNS:
+        if any(word in lowered for word in words):  # cheap: most text has none of a pattern's words
+            text = pattern.sub(lambda m: _replace(m, group), text)
+            lowered = text.lower()
     return text
 
 

@@ -78,7 +78,9 @@ def body_preview(exchange: Exchange) -> RenderableType:
     if exchange.body_preview is None:
         if size:
             kind = "tarball" if exchange.path.endswith(".tgz") or "octet-stream" in content_type else "binary body"
-            return Text(f"{kind} ({content_type or 'no content type'}), {_size(size)} — streamed, not kept", style="dim")
+            if "json" in content_type or content_type.startswith("text/"):
+                kind = "packument" if "json" in content_type and exchange.method == "GET" else "text body"
+            return Text(f"{kind} ({content_type or 'no content type'}), {_size(size)} — summarised, not kept", style="dim")
         return Text("(no body)", style="dim")
     text = exchange.body_preview
     if "json" in content_type or text.lstrip().startswith(("{", "[")):
