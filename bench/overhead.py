@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _lab import ROOT, lab, median
+from _lab import lab, median
 
 from inspector.ca import ensure_ca
 from inspector.proxy import InspectorProxy

@@ -27,16 +27,8 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.tls import TlsData
 
 from . import hops, redact
-from .records import (
-    CredentialInfo,
-    ErrorInfo,
-    Evidence,
-    Exchange,
-    Hop,
-    NpmIdentity,
-    Timings,
-    TlsInfo,
-)
+from .identity import credential, npm_identity
+from .records import ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
 from .upstream import ConnectAnswer, probe_connect
 from .vault import SecretVault
 
@@ -443,8 +435,8 @@ class NpmCapture:
             evidence=evidence,
             request_headers=redact.redact_headers(request.headers.items(multi=True)),
             response_headers=redact.redact_headers(answer.headers),
-            npm=_npm_identity(request.headers),
-            proxy_auth=_credential(authorization),
+            npm=npm_identity(request.headers.get),
+            proxy_auth=credential(authorization),
             error=error,
             decrypted=self._decrypting,
         )
@@ -481,8 +473,8 @@ class NpmCapture:
             ),
             evidence=Evidence(status_line=f"HTTP/1.1 {status} {response.reason}" if response else "", reason=reason),
             request_headers=redact.redact_headers(request.headers.items(multi=True)),
-            npm=_npm_identity(request.headers),
-            proxy_auth=_credential(request.headers.get("proxy-authorization")),
+            npm=npm_identity(request.headers.get),
+            proxy_auth=credential(request.headers.get("proxy-authorization")),
             error=error,
             decrypted=self._decrypting,
         )
@@ -572,9 +564,9 @@ class NpmCapture:
             evidence=evidence,
             request_headers=redact.redact_headers(request.headers.items(multi=True)),
             response_headers=redact.redact_headers(response.headers.items(multi=True)) if response is not None else (),
-            npm=_npm_identity(request.headers),
-            proxy_auth=_credential(request.headers.get("proxy-authorization") or state.proxy_authorization),
-            auth=_credential(request.headers.get("authorization")),
+            npm=npm_identity(request.headers.get),
+            proxy_auth=credential(request.headers.get("proxy-authorization") or state.proxy_authorization),
+            auth=credential(request.headers.get("authorization")),
             bytes_sent=sent,
             bytes_received=received,
             content_type=content_type,
@@ -728,24 +720,3 @@ def _decode_excerpt(raw: bytes | None, encoding: str | None, limit: int) -> str 
         return f"({encoding} body that does not decode, {len(raw)} bytes)"
     text = data[:limit].decode("utf-8", "replace")
     return text
-
-
-def _npm_identity(headers: http.Headers) -> NpmIdentity:
-    return NpmIdentity(
-        command=headers.get("npm-command"),
-        session=headers.get("npm-session"),
-        user_agent=headers.get("user-agent"),
-        auth_type=headers.get("npm-auth-type"),
-        scope=headers.get("npm-scope"),
-        request_type=headers.get("pacote-req-type"),
-    )
-
-
-def _credential(value: str | None) -> CredentialInfo | None:
-    if not value:
-        return None
-    return CredentialInfo(
-        scheme=redact.auth_scheme(value),
-        fingerprint=redact.fingerprint(redact.auth_secret(value)),
-        username=redact.credential_username(value),
-    )

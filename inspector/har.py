@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from . import __version__, hops, redact
 from .errors import SessionFileError
+from .identity import credential, npm_identity
 from .npmconfig import NpmConfigSnapshot
 from .records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings, TlsInfo
 from .redact import redact_text, redact_url
@@ -283,13 +284,6 @@ def _from_npm_inspect(n: int, item: dict[str, Any], custom: dict[str, Any]) -> E
     )
 
 
-def _credential(headers: tuple[tuple[str, str], ...], name: str) -> CredentialInfo | None:
-    value = hops.first_header(headers, name)
-    if not value:
-        return None
-    return CredentialInfo(redact.auth_scheme(value), redact.fingerprint(redact.auth_secret(value)), redact.credential_username(value))
-
-
 def _from_foreign(n: int, item: dict[str, Any]) -> Exchange:
     """An entry from Chrome, Firefox, mitmproxy or anything else: derive what npm-inspect would have recorded."""
     request, response = item.get("request") or {}, item.get("response") or {}
@@ -354,15 +348,9 @@ def _from_foreign(n: int, item: dict[str, Any]) -> Exchange:
         ),
         request_headers=redact.redact_headers(raw_request_headers),
         response_headers=redact.redact_headers(raw_response_headers),
-        npm=NpmIdentity(
-            command=hops.first_header(raw_request_headers, "npm-command"),
-            session=hops.first_header(raw_request_headers, "npm-session"),
-            user_agent=hops.first_header(raw_request_headers, "user-agent"),
-            auth_type=hops.first_header(raw_request_headers, "npm-auth-type"),
-            scope=hops.first_header(raw_request_headers, "npm-scope"),
-        ),
-        proxy_auth=_credential(raw_request_headers, "proxy-authorization"),
-        auth=_credential(raw_request_headers, "authorization"),
+        npm=npm_identity(lambda name: hops.first_header(raw_request_headers, name)),
+        proxy_auth=credential(hops.first_header(raw_request_headers, "proxy-authorization")),
+        auth=credential(hops.first_header(raw_request_headers, "authorization")),
         bytes_sent=max(0, int(request.get("bodySize") or 0)),
         bytes_received=max(0, int(response.get("bodySize") or content.get("size") or 0)),
         content_type=mime,

@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..sources import newest_session
 
     try:
-        from textual_serve.server import Server
+        import textual_serve.server  # noqa: F401  (only: is it installed?)
     except ImportError:
         raise UsageError("serving needs textual-serve: pip install 'npm-inspect[serve]'") from None
     path = args.file or newest_session()

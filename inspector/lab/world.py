@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pki import CertFiles, make_ca, make_intermediate_ca, make_server_cert, write_mitmproxy_ca
+from .pki import make_ca, make_intermediate_ca, make_server_cert, write_mitmproxy_ca
 from .registry import MIRROR_HOST, PRIVATE_HOST, PUBLIC_HOST, DemoRegistry, Token
 from .scenarios import Scenario
 

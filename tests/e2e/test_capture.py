@@ -11,7 +11,6 @@ import pytest
 
 from tests.lab import REGISTRY_HOST
 from tests.lab.fixtures import npm_error_code, run_inspector
-from tests.lab.squid import SquidConfig
 
 pytestmark = pytest.mark.e2e
 

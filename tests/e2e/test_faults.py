@@ -26,7 +26,7 @@ from inspector.runner import RunRequest, child_command, prepare
 from inspector.session import SessionInfo, SessionStore
 from tests.lab import REGISTRY_HOST
 from tests.lab.packages import tree
-from tests.lab.procs import free_port, port_open, wait_until
+from tests.lab.procs import wait_until
 from tests.lab.squid import Squid, SquidConfig
 
 from .test_load import origin  # noqa: F401  (fixture)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.records import Hop
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmScreen, HelpScreen
 from inspector.tui.widgets.exchange_table import ExchangeTable
