@@ -136,3 +136,18 @@ def test_the_reader_never_crashes_on_arbitrary_entries(tmp_path_factory, junk):
     path.write_text(json.dumps({"log": {"version": "1.2", "entries": [junk, {"request": junk, "response": junk}]}}))
     records, _, _ = read_har(path)
     assert isinstance(records, list)
+
+
+def test_a_har_written_by_mitmproxy_itself_reads_back(tmp_path):
+    from mitmproxy.addons.savehar import SaveHar
+    from mitmproxy.test import tflow, tutils
+
+    ok = tflow.tflow(resp=tutils.tresp(status_code=200))
+    refused = tflow.tflow(err=True)
+    refused.error.msg = "Upstream proxy 10.0.0.8:3128 refused HTTP CONNECT request: 403 Forbidden"
+    path = tmp_path / "mitmproxy.har"
+    path.write_text(json.dumps(SaveHar().make_har([ok, refused])))
+    records, _, _ = read_har(path)
+    assert [r.status for r in records] == [200, 403]
+    assert (records[1].kind, records[1].hop) == ("connect", Hop.PROXY)
+    assert diagnose(records)[0].rule == "proxy-connect-denied"
