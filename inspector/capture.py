@@ -484,7 +484,6 @@ class NpmCapture:
         state = self._client_state(flow.client_conn)
         server = flow.server_conn
         via_proxy = server.via is not None
-        in_tunnel = request.scheme == "https" or state.connect is not None
         upstream = _address(server.via[1]) if server.via else None
 
         self._remember(request.headers.items(multi=True))
@@ -517,7 +516,7 @@ class NpmCapture:
                 status=response.status_code,
                 headers=response.headers.items(multi=True),
                 via_proxy=via_proxy,
-                in_tunnel=in_tunnel and request.scheme == "https",
+                in_tunnel=request.scheme == "https",
             )
             if flow.error is not None:  # the answer began, then broke off (npm killed, server reset mid-body)
                 message = str(flow.error.msg)

@@ -10,8 +10,7 @@ journal writer).
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .records import Exchange
@@ -41,7 +40,6 @@ class SessionStore:
         self._items: list[Exchange] = []
         self._index: dict[str, int] = {}
         self._pending: dict[str, list[Exchange]] = {}
-        self._listeners: list[Callable[[], None]] = []
         self.version = 0
         """Bumped on every change: cheap "did anything change?" checks for consumers."""
 
@@ -57,9 +55,6 @@ class SessionStore:
             for queue in self._pending.values():
                 queue.append(exchange)
             self.version += 1
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
 
     def clear(self) -> None:
         """Forget every record (the demo starts a fresh attempt); queues are emptied too."""
@@ -86,11 +81,6 @@ class SessionStore:
             self._pending[name] = []
             return batch
 
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` (from the adding thread) after each change; keep it tiny."""
-        with self._lock:
-            self._listeners.append(listener)
-
     def exchanges(self) -> list[Exchange]:
         """A snapshot of all records in arrival order."""
         with self._lock:
@@ -113,16 +103,3 @@ class SessionStore:
 
     def __getitem__(self, position: int) -> Exchange:
         return self._items[position]
-
-
-def summary_counts(exchanges: list[Exchange]) -> dict[str, Counter[str]]:
-    """Counts by hop and by status class, for headers and reports."""
-    by_hop: Counter[str] = Counter()
-    by_status: Counter[str] = Counter()
-    for exchange in exchanges:
-        by_hop[exchange.hop.value if exchange.hop else "?"] += 1
-        if exchange.status is not None:
-            by_status[str(exchange.status)] += 1
-        elif exchange.error is not None:
-            by_status[exchange.error.kind] += 1
-    return {"hop": by_hop, "status": by_status}

@@ -9,6 +9,7 @@ a pane; without an npm command, a pane shows how to point npm here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -415,14 +416,8 @@ class InspectorApp(App[int]):
         if self.live is not None:
             self.notify("Stopping npm and the proxy…")
             await self.live.stop_npm()
-            live = self.live
-            await self.run_in_thread(live.stop)
+            await asyncio.to_thread(self.live.stop)
         self.exit(self.info.npm_exit if self.info.npm_exit is not None else 0)
-
-    async def run_in_thread(self, function) -> None:
-        import asyncio
-
-        await asyncio.get_running_loop().run_in_executor(None, function)
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
