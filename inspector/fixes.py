@@ -176,7 +176,7 @@ def verify_fixes(
                 FixOutcome(
                     finding.rule,
                     finding.title,
-                    [redact_text(_masked_command(c)) for c in changes],
+                    [masked_command(c) for c in changes],
                     result.exit_code == 0,
                     result.exit_code,
                 )
@@ -186,9 +186,10 @@ def verify_fixes(
     return outcomes
 
 
-def _masked_command(change: ConfigChange) -> str:
+def masked_command(change: ConfigChange) -> str:
+    """The command a change runs, safe to show: URL passwords masked, token shapes scrubbed."""
     from .redact import redact_url
 
     if change.action == "set" and change.value and "://" in change.value:
-        return replace(change, value=redact_url(change.value)).command
-    return change.command
+        change = replace(change, value=redact_url(change.value))
+    return redact_text(change.command)

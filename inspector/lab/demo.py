@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnose import Finding, diagnose
-from ..fixes import apply_to_npmrc, fill_placeholders, save_attachments
+from ..fixes import apply_to_npmrc, fill_placeholders, masked_command, save_attachments
 from ..npmconfig import read_npm_config
-from ..redact import redact_text, redact_url
 from ..report import json_report
 from ..runner import RunRequest, run
 from ..session import SessionStore
@@ -53,8 +52,7 @@ def apply_fix(world: DemoWorld, findings: list[Finding]) -> AppliedFix | None:
     ready = [c for c in changes if c is not None]
     raw = read_npm_config(cwd=str(world.project), env=world.npm_env())
     world.userconfig.write_text(apply_to_npmrc(world.userconfig.read_text(), ready, raw))
-    shown = [redact_text(c.command if not (c.value and "://" in c.value) else c.command.replace(c.value, redact_url(c.value))) for c in ready]
-    return AppliedFix(finding.rule, shown)
+    return AppliedFix(finding.rule, [masked_command(c) for c in ready])
 
 
 def findings_for(world: DemoWorld, store: SessionStore, snapshot) -> list[Finding]:

@@ -80,7 +80,7 @@ def body_preview(exchange: Exchange) -> RenderableType:
             kind = "tarball" if exchange.path.endswith(".tgz") or "octet-stream" in content_type else "binary body"
             if "json" in content_type or content_type.startswith("text/"):
                 kind = "packument" if "json" in content_type and exchange.method == "GET" else "text body"
-            return Text(f"{kind} ({content_type or 'no content type'}), {_size(size)} — summarised, not kept", style="dim")
+            return Text(f"{kind} ({content_type or 'no content type'}), {human_size(size)} — summarised, not kept", style="dim")
         return Text("(no body)", style="dim")
     text = exchange.body_preview
     if "json" in content_type or text.lstrip().startswith(("{", "[")):
@@ -91,12 +91,14 @@ def body_preview(exchange: Exchange) -> RenderableType:
     return Text(text)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+def human_size(n: int) -> str:
+    """``318000`` → ``310.5 KB``."""
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def detail(exchange: Exchange, reveal: Reveal | None = None, width: int = 80) -> RenderableType:
@@ -126,7 +128,7 @@ def detail(exchange: Exchange, reveal: Reveal | None = None, width: int = 80) ->
         facts.add_row("registry auth sent", f"{exchange.auth.scheme} (fingerprint {exchange.auth.fingerprint})")
     if exchange.npm.command:
         facts.add_row("npm command", exchange.npm.command)
-    facts.add_row("bytes", f"{_size(exchange.bytes_sent)} sent, {_size(exchange.bytes_received)} received")
+    facts.add_row("bytes", f"{human_size(exchange.bytes_sent)} sent, {human_size(exchange.bytes_received)} received")
     if exchange.tls:
         tls = exchange.tls
         facts.add_row("TLS issuer", tls.issuer or "-")

@@ -19,7 +19,7 @@ from ...diagnose import Finding
 from ...records import Exchange
 from ...redact import redact_url
 from ..guard import guarded
-from ..render import Reveal, detail, finding_text
+from ..render import Reveal, detail, finding_text, human_size
 
 
 @dataclass
@@ -79,20 +79,11 @@ class StatusBar(Static):
             ("  by hop: ", "dim"),
             (hops or "-", ""),
             ("  bytes ", "dim"),
-            (_size(s.bytes), ""),
+            (human_size(s.bytes), ""),
         )
         if s.paused:
             line2.append(f"  PAUSED — capture continues ({s.pending} new)", "bold reverse")
         return Text("\n").join([line1, line2])
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 class DetailPane(VerticalScroll):
