@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,25 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .net import free_port, port_open
 from .pki import make_ca, make_intermediate_ca, make_server_cert, write_mitmproxy_ca
 from .registry import MIRROR_HOST, PRIVATE_HOST, PUBLIC_HOST, DemoRegistry, Token
 from .scenarios import Scenario
 
 HERE = Path(__file__).resolve().parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
-            return True
-    except OSError:
-        return False
 
 
 class DemoLab:
@@ -114,7 +100,7 @@ class DemoWorld:
     def start_proxy(self) -> CorporateProxyProcess:
         """Start the corporate proxy (returns at once; :meth:`wait_for_proxy` waits until it listens)."""
         s = self.scenario
-        port = _free_port()
+        port = free_port()
         confdir = self.dir / "corp-proxy"
         write_mitmproxy_ca(confdir, self.lab.corp_ca, self.lab.corp_root.cert)
         hosts = {name: self.lab.registry.port for name in (PUBLIC_HOST, MIRROR_HOST, PRIVATE_HOST)}
@@ -139,7 +125,7 @@ class DemoWorld:
     def wait_for_proxy(self, timeout: float = 30.0) -> None:
         assert self.proxy is not None
         deadline = time.monotonic() + timeout
-        while not _port_open(self.proxy.port):
+        while not port_open(self.proxy.port, timeout=0.3):
             if self.proxy.process.poll() is not None:
                 raise RuntimeError("the demo's corporate proxy exited at start: " + (self.dir / "corp-proxy.log").read_text()[-500:])
             if time.monotonic() > deadline:
