@@ -38,11 +38,9 @@ def cmd_demo(args: argparse.Namespace, npm_args: list[str]) -> int:
 
 
 def _headless(args: argparse.Namespace, scenarios) -> int:
-    from ..diagnose import Finding
     from ..lab.demo import run_headless
     from ..lab.world import DemoLab
     from ..report import render
-    from ..session import SessionInfo
 
     lab = DemoLab()
     results = []
@@ -56,11 +54,8 @@ def _headless(args: argparse.Namespace, scenarios) -> int:
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
     else:
         for r in results:
-            info = SessionInfo(npm_argv=r.report["npm"]["argv"], npm_exit=r.report["npm"]["exit"], upstream=r.report["upstream"], mode=r.report["mode"])
-            from ..records import from_dict  # noqa: F401 (the report holds summaries, not records)
-
             print(f"== {r.scenario.name}: {r.scenario.title}")
-            print(render(args.report, info, [], [Finding.from_dict(f) for f in r.report["findings"]]))
+            print(render(args.report, r.info, r.exchanges, r.findings))
             if r.fix is not None:
                 print(f"fix: {r.fix.get('rule')} → npm exit {r.fix['exit']} ({'FIXED' if r.fix['passed'] else 'still failing'})")
                 for command in r.fix.get("applied") or ():

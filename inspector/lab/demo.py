@@ -17,7 +17,8 @@ from ..fixes import apply_to_npmrc, fill_placeholders, masked_command, save_atta
 from ..npmconfig import read_npm_config
 from ..report import json_report
 from ..runner import RunRequest, run
-from ..session import SessionStore
+from ..records import Exchange
+from ..session import SessionInfo, SessionStore
 from .scenarios import SCENARIOS, Scenario
 from .world import DemoLab, DemoWorld
 
@@ -62,10 +63,15 @@ def findings_for(world: DemoWorld, store: SessionStore, snapshot) -> list[Findin
 @dataclass
 class HeadlessResult:
     scenario: Scenario
-    report: dict[str, Any]
+    info: SessionInfo
+    exchanges: list[Exchange]
     findings: list[Finding]
     fix: dict[str, Any] | None = None
     output: list[str] = field(default_factory=list)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json_report(self.info, self.exchanges, self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -85,16 +91,17 @@ def run_headless(lab: DemoLab, scenario: Scenario, *, apply: bool = False) -> He
     try:
         output: list[str] = []
         store = SessionStore()
-        result = run(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store, capture_output=output.append)
+        request = RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env())
+        result = run(request, store, capture_output=output.append)
         findings = findings_for(world, store, result.snapshot)
-        headless = HeadlessResult(scenario, json_report(result.info, store.exchanges(), findings), findings, output=output)
+        headless = HeadlessResult(scenario, result.info, store.exchanges(), findings, output=output)
         if apply:
             applied = apply_fix(world, findings)
             if applied is None:
                 headless.fix = {"rule": None, "applied": [], "exit": result.exit_code, "passed": result.exit_code == 0, "note": "nothing to fix"}
             else:
                 again = SessionStore()
-                second = run(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), again, capture_output=output.append)
+                second = run(request, again, capture_output=output.append)
                 remaining = [f.rule for f in diagnose(again.exchanges(), second.snapshot)]
                 headless.fix = {
                     "rule": applied.rule,
