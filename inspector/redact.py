@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +33,17 @@ SECRET_HEADERS = frozenset(
     }
 )
 """Headers whose whole value is secret (a scheme word such as ``Basic`` is kept)."""
+
+_SECRET_NAME_WORDS = ("token", "secret", "key", "auth", "session", "cookie", "password", "passwd", "signature", "credential")
+"""A custom header whose name holds one of these (``X-Custom-Token``, ``X-Api-Key``) is masked whole."""
+
+NEVER_REDACTED_HEADERS = frozenset({"npm-auth-type", "authentication-info", "keep-alive"})
+"""Names that hold a secret word but never a secret (``*-Authenticate`` challenges are kept too)."""
+
+HEADER_VALUE_LIMIT = 4096
+"""Characters of one header value (or a URL) a record keeps; the rest becomes a "truncated" marker."""
+_SCRUB_LIMIT = 64 * 1024
+"""Characters scrubbed before truncating: a secret straddling :data:`HEADER_VALUE_LIMIT` is still found."""
 
 _key = b"npm-inspect fingerprint v1"
 
@@ -53,7 +64,7 @@ def fingerprint(secret: str) -> str:
     cached = _fingerprint_cache.get(secret)
     if cached is None:
         cached = hmac.new(_key, secret.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:8]
-        if len(_fingerprint_cache) < 4096:
+        if len(_fingerprint_cache) < 4096 and len(secret) <= 1024:  # bounded: hostile values can be megabytes
             _fingerprint_cache[secret] = cached
     return cached
 
@@ -67,13 +78,29 @@ _SCHEME_VALUE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)(\s+)(\S.*)$", re.S)
 _AUTH_SCHEMES = {"basic", "bearer", "token", "ntlm", "negotiate", "digest", "aws4-hmac-sha256"}
 
 
+@lru_cache(maxsize=1024)
+def is_secret_header(name: str) -> bool:
+    """True when a header's whole value is secret: the known ones, and custom names that say so.
+
+    ``*-Authenticate`` challenges (``Basic realm="Corp Proxy"``) hold no secret and are evidence: never masked.
+    """
+    lowered = name.lower()
+    if lowered in SECRET_HEADERS:
+        return True
+    if lowered.endswith("-authenticate") or lowered in NEVER_REDACTED_HEADERS:
+        return False
+    return any(word in lowered for word in _SECRET_NAME_WORDS)
+
+
 def redact_header_value(name: str, value: str) -> str:
-    """Mask a secret header entirely (keeping its auth scheme); scrub token shapes from others."""
-    if name.lower() in SECRET_HEADERS:
+    """Mask a secret header entirely (keeping its auth scheme); scrub token shapes from others; keep challenges."""
+    if is_secret_header(name):
         match = _SCHEME_VALUE.match(value)
         if match and match.group(1).lower() in _AUTH_SCHEMES:
             return f"{match.group(1)} {mask(match.group(3).strip())}"
         return mask(value)
+    if name.lower().endswith("-authenticate"):
+        return value
     return redact_text(value)
 
 
@@ -82,8 +109,51 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
     return tuple((name, redact_header_value(name, value)) for name, value in headers)
 
 
+def truncate(text: str, limit: int = HEADER_VALUE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with a marker saying how much was dropped."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[truncated {len(text) - limit} bytes]"
+
+
+def bounded_text(text: str, limit: int = HEADER_VALUE_LIMIT) -> str:
+    """Scrub, then keep at most ``limit`` characters: a record's size does not depend on what a peer sends."""
+    if len(text) <= limit:
+        return redact_text(text)
+    return f"{redact_text(text[:_SCRUB_LIMIT])[:limit]}…[truncated {len(text) - limit} bytes]"
+
+
+def bounded_headers(
+    headers: Iterable[tuple[str, str]], *, max_count: int = 100, limit: int = HEADER_VALUE_LIMIT
+) -> tuple[tuple[str, str], ...]:
+    """Redacted headers with at most ``max_count`` entries and ``limit`` characters per name and value.
+
+    A secret header is fingerprinted whole (so the fingerprint still matches the real value); the rest
+    is scrubbed before it is cut. The dropped tail is counted in a last ``X-Npm-Inspect-Truncated`` entry.
+    """
+    out: list[tuple[str, str]] = []
+    dropped = 0
+    for name, value in headers:
+        if len(out) >= max_count:
+            dropped += 1
+            continue
+        if len(value) <= limit and len(name) <= 256:
+            out.append((name, redact_header_value(name, value)))
+            continue
+        short_name = truncate(name, 256)
+        if is_secret_header(name):
+            out.append((short_name, truncate(redact_header_value(name, value), limit)))
+        elif name.lower().endswith("-authenticate"):
+            out.append((short_name, truncate(value, limit)))
+        else:
+            out.append((short_name, bounded_text(value, limit)))
+    if dropped:
+        out.append(("X-Npm-Inspect-Truncated", f"{dropped} more headers not kept"))
+    return tuple(out)
+
+
 def redact_url(url: str) -> str:
-    """Hide the password in a URL's userinfo (``http://user:***@host:port``) and token shapes in the rest."""
+    """Hide the password in a URL's userinfo (``http://user:***@host:port``), secret query values and token shapes."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -97,6 +167,13 @@ def redact_url(url: str) -> str:
 
 
 # -- free text --------------------------------------------------------------------
+
+_SECRET_PARAM = re.compile(
+    r"""([?&;](?:x-amz-[^=&#\s]*|x-goog-[^=&#\s]*|[^=&#\s?;]*?(?:token|sig|key|secret|pass|pwd|auth|credential|session|otp)[^=&#\s]*)=)"""
+    r"""([^&#\s"'<>]+)""",
+    re.I,
+)
+"""``?sig=…``, ``&X-Amz-Signature=…``, ``?access_token=…``: query parameters whose names say they are secret."""
 
 _KEY_WORDS = ("token", "auth", "pass", "secret")
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int, tuple[str, ...]], ...] = (
@@ -123,8 +200,14 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], int, tuple[str, ...]], ...] = (
     ),
     # passwords in URLs: scheme://user:secret@host
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]+)(?=@)", re.I), 2, ("://",)),
-    # auth header shapes anywhere
-    (re.compile(r"(\b(?:Basic|Bearer|Token|NTLM|Negotiate)\s+)([A-Za-z0-9+/=_\-.~]{6,})", re.I), 2, ("basic", "bearer", "token", "ntlm", "negotiate")),
+    # secret query parameters (signed tarball URLs, tokens in query strings)
+    (_SECRET_PARAM, 2, ("=",)),
+    # auth header shapes anywhere; not a challenge's parameters (Basic realm="…")
+    (
+        re.compile(r"(\b(?:Basic|Bearer|Token|NTLM|Negotiate)\s+)([A-Za-z0-9+/_\-.~]{6,}=*)(?![A-Za-z0-9+/=_\-.~\"])", re.I),
+        2,
+        ("basic", "bearer", "token", "ntlm", "negotiate"),
+    ),
     # npm tokens
     (re.compile(r"()(\bnpms?_[A-Za-z0-9]{36,48}\b)"), 2, ("npm",)),
     # GitHub tokens (GitHub Packages registries)
@@ -170,6 +253,78 @@ def _replace(match: re.Match[str], group: int) -> str:
     start, end = match.span(group)
     whole_start = match.start()
     return match.group(0)[: start - whole_start] + mask(secret) + match.group(0)[end - whole_start :]
+
+
+# -- npm's command line ---------------------------------------------------------------
+
+_SECRET_FLAGS = frozenset({"otp", "password", "auth", "authtoken", "_authtoken", "_auth", "_password", "token", "npm-token"})
+_SECRET_FLAG_WORDS = ("token", "password", "secret", "passwd")
+
+
+def _is_secret_flag(name: str) -> bool:
+    lowered = name.lower()
+    last = lowered.rpartition(":")[2]  # //host/path/:_authToken
+    return lowered in _SECRET_FLAGS or last in _SECRET_FLAGS or any(word in lowered for word in _SECRET_FLAG_WORDS)
+
+
+def argv_secrets(argv: Sequence[str]) -> list[str]:
+    """The secret values on a command line (for the leak check): flag values, URL passwords, token shapes."""
+    secrets: list[str] = []
+    expect = False
+    for arg in argv:
+        if expect:
+            secrets.append(arg)
+            expect = False
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            name, sep, value = arg.lstrip("-").partition("=")
+            if _is_secret_flag(name):
+                if sep:
+                    secrets.append(value)
+                else:
+                    expect = True
+                continue
+        scrubbed = redact_text(arg)
+        if scrubbed != arg:
+            secrets.extend(_masked_parts(arg, scrubbed))
+    return [s for s in secrets if s]
+
+
+def _masked_parts(original: str, scrubbed: str) -> list[str]:
+    """The substrings of ``original`` that :func:`redact_text` replaced (aligned on the unchanged text)."""
+    pieces = _MASKED.split(scrubbed)
+    match = re.fullmatch("(.+?)".join(re.escape(p) for p in pieces), original, re.S)
+    return [g for g in match.groups() if g] if match else []
+
+
+_MASKED = re.compile(r"\[redacted:[0-9a-f]{8}\]")
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """npm's command line as it may be shown or saved: one pass for the journal, screens, reports, HAR and file names.
+
+    Values of secret flags (``--otp``, ``--password``, ``--//host/:_authToken=…``), URL passwords
+    (``--registry https://user:pass@host/``, a tarball URL), secret query parameters and token shapes
+    become ``[redacted:…]``.
+    """
+    out: list[str] = []
+    expect = False
+    for arg in argv:
+        if expect:
+            out.append(mask(arg))
+            expect = False
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            name, sep, value = arg.lstrip("-").partition("=")
+            if _is_secret_flag(name):
+                if sep:
+                    out.append(arg[: len(arg) - len(value)] + (mask(value) if value else ""))
+                else:
+                    out.append(arg)
+                    expect = True
+                continue
+        out.append(redact_text(arg))
+    return out
 
 
 def credential_username(header_value: str) -> str | None:
