@@ -27,6 +27,7 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.tls import TlsData
 
 from . import hops, redact
+from .bounds import MAX_HEADERS, bound_exchange
 from .identity import credential, npm_identity
 from .records import ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
 from .upstream import ConnectAnswer, probe_connect
@@ -48,6 +49,7 @@ _DECODE_LIMIT = 64 * 1024
 _SEQ_KEY = "npm_inspect_seq"
 _RELAYED_KEY = "npm_inspect_relayed"
 _COUNTER_KEY = "npm_inspect_counter"
+_REFUSED_KEY = "npm_inspect_refused_by_inspector"
 
 _HOP_BY_HOP = {
     "connection",
@@ -243,8 +245,14 @@ class NpmCapture:
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         state = self._client_state(flow.client_conn)
         request = flow.request
-        state.proxy_authorization = request.headers.get("proxy-authorization")
         flow.metadata[_SEQ_KEY] = next(self._seq)
+        if _refused_by_inspector(flow):
+            flow.metadata[_REFUSED_KEY] = True
+            self._emit(self._refusal_record(flow))
+            return
+        # with mitmproxy's proxyauth on, a valid credential (the run's own) was removed before this hook:
+        # what is left is a credential meant for the upstream proxy (stock mitmdump -s addons/npm_capture.py)
+        state.proxy_authorization = request.headers.get("proxy-authorization")
         if self._upstream is None or not self._relay:
             return
         authorization = self._upstream_authorization or state.proxy_authorization
@@ -328,6 +336,9 @@ class NpmCapture:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata.setdefault(_SEQ_KEY, next(self._seq))
+        if _refused_by_inspector(flow):
+            flow.metadata[_REFUSED_KEY] = True
+            return
         request = flow.request
         if self._upstream is not None and request.scheme == "https" and request.authority:
             # npm sent "GET https://host/path" to us as a proxy (no CONNECT). Through the upstream we tunnel
@@ -350,6 +361,9 @@ class NpmCapture:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT":
+            return
+        if flow.metadata.get(_REFUSED_KEY):
+            self._emit(self._refusal_record(flow))
             return
         self._emit(self._http_record(flow))
 
@@ -375,7 +389,7 @@ class NpmCapture:
 
     def _emit(self, record: Exchange) -> None:
         try:
-            self.sink(record)
+            self.sink(bound_exchange(record))
         except Exception:  # a consumer's bug must never break the proxy path
             logger.exception("npm-inspect sink failed for exchange %s", record.id)
 
@@ -433,11 +447,48 @@ class NpmCapture:
                 total=_ms(request.timestamp_start, done) if not answer.accepted else None,
             ),
             evidence=evidence,
-            request_headers=redact.redact_headers(request.headers.items(multi=True)),
-            response_headers=redact.redact_headers(answer.headers),
+            request_headers=_headers(request.headers.items(multi=True)),
+            response_headers=_headers(answer.headers),
             npm=npm_identity(request.headers.get),
             proxy_auth=credential(authorization),
             error=error,
+            decrypted=self._decrypting,
+        )
+
+    def _refusal_record(self, flow: http.HTTPFlow) -> Exchange:
+        """npm-inspect's own 407: the client did not hold this run's credential (nothing went upstream)."""
+        request, response = flow.request, flow.response
+        assert response is not None
+        connect = request.method == "CONNECT"
+        return Exchange(
+            id=_record_id(flow),
+            seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
+            kind="connect" if connect else "http",
+            started=request.timestamp_start,
+            method=request.method,
+            scheme="" if connect else request.scheme,
+            host=request.host,
+            port=request.port,
+            path="" if connect else redact.bounded_text(request.path),
+            status=response.status_code,
+            reason=response.reason,
+            hop=Hop.INSPECTOR,
+            state="done",
+            timings=Timings(total=_ms(request.timestamp_start, response.timestamp_end or time.time())),
+            evidence=Evidence(
+                status_line=f"{response.http_version} {response.status_code} {response.reason}",
+                proxy_authenticate=tuple(response.headers.get_all("proxy-authenticate")),
+                reason=(
+                    "npm-inspect refused this client: it did not present this run's proxy credential "
+                    "(npm-inspect hands it only to the npm it runs, or shows it in the setup pane); "
+                    "nothing was sent upstream"
+                ),
+            ),
+            request_headers=_headers(request.headers.items(multi=True)),
+            response_headers=_headers(response.headers.items(multi=True)),
+            npm=npm_identity(request.headers.get),
+            proxy_auth=credential(request.headers.get("proxy-authorization")),
+            error=None,
             decrypted=self._decrypting,
         )
 
@@ -472,7 +523,7 @@ class NpmCapture:
                 upstream_connect=_ms(tcp[0], tcp[1]) if tcp and tcp[1] else _ms(server.timestamp_start, server.timestamp_tcp_setup),
             ),
             evidence=Evidence(status_line=f"HTTP/1.1 {status} {response.reason}" if response else "", reason=reason),
-            request_headers=redact.redact_headers(request.headers.items(multi=True)),
+            request_headers=_headers(request.headers.items(multi=True)),
             npm=npm_identity(request.headers.get),
             proxy_auth=credential(request.headers.get("proxy-authorization")),
             error=error,
@@ -553,7 +604,7 @@ class NpmCapture:
             scheme=request.scheme,
             host=request.pretty_host if request.host_header else request.host,
             port=request.port,
-            path=redact.redact_text(request.path),
+            path=redact.bounded_text(request.path),
             status=response.status_code if response is not None else None,
             reason=response.reason if response is not None else "",
             hop=hop,
@@ -561,8 +612,8 @@ class NpmCapture:
             upstream=upstream,
             timings=timings,
             evidence=evidence,
-            request_headers=redact.redact_headers(request.headers.items(multi=True)),
-            response_headers=redact.redact_headers(response.headers.items(multi=True)) if response is not None else (),
+            request_headers=_headers(request.headers.items(multi=True)),
+            response_headers=_headers(response.headers.items(multi=True)) if response is not None else (),
             npm=npm_identity(request.headers.get),
             proxy_auth=credential(request.headers.get("proxy-authorization") or state.proxy_authorization),
             auth=credential(request.headers.get("authorization")),
@@ -647,6 +698,17 @@ def _relay_response(answer: ConnectAnswer, address: tuple[str, int]) -> http.Res
         time.time(),
         time.time(),
     )
+
+
+def _refused_by_inspector(flow: http.HTTPFlow) -> bool:
+    """mitmproxy's proxyauth (which runs before this addon) answered 407: the client lacks the run's credential."""
+    response = flow.response
+    return response is not None and response.status_code == 407 and "proxyauth" not in flow.metadata
+
+
+def _headers(headers) -> tuple[tuple[str, str], ...]:
+    """Redacted and capped: a peer's megabyte header costs a record no more than a few KB."""
+    return redact.bounded_headers(headers, max_count=MAX_HEADERS)
 
 
 def _record_id(flow: http.HTTPFlow) -> str:
