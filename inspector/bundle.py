@@ -7,8 +7,8 @@ secrets only as fingerprints), ``versions.json`` and a short ``README.txt``.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import platform
 import sys
 import zipfile
@@ -17,9 +17,11 @@ from pathlib import Path
 from . import __version__
 from .diagnose import diagnose
 from .har import make_har
+from .output import check_no_secret, write_private
 from .redact import redact_text
 from .report import markdown_report
 from .sources import LoadedSession
+from .vault import SecretVault
 
 README = """\
 npm-inspect support bundle
@@ -35,7 +37,8 @@ the same secret always gets the same fingerprint, so requests that used it can b
 """
 
 
-def write_bundle(session: LoadedSession, out: Path) -> Path:
+def write_bundle(session: LoadedSession, out: Path, vault: SecretVault | None = None) -> Path:
+    """Write the zip owner-only; each member is first searched for the secrets in ``vault`` (refused on a hit)."""
     exchanges = session.store.exchanges()
     findings = diagnose(exchanges, session.config)
     versions = {
@@ -53,8 +56,10 @@ def write_bundle(session: LoadedSession, out: Path) -> Path:
         "npm-config.json": json.dumps(session.config.to_dict() if session.config else {}, indent=2),
         "versions.json": json.dumps(versions, indent=2),
     }
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+    files["report.md"] = redact_text(files["report.md"])  # the rest is redacted already
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
-            archive.writestr(name, redact_text(text) if name == "report.md" else text)  # the rest is redacted already
-    return out
+            check_no_secret(text, vault, f"the bundle {out} ({name})")
+            archive.writestr(name, text)
+    return write_private(out, buffer.getvalue())

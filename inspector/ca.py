@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import CertificateError
+from .output import write_private
 from .paths import ca_dir, private_dir
 
 CA_BASENAME = "mitmproxy"  # mitmproxy's tlsconfig addon loads <confdir>/mitmproxy-ca.pem
@@ -60,12 +61,8 @@ def node_root_certificates() -> str:
 
 def write_bundle(directory: Path, name: str, *pems: str) -> Path:
     """Concatenate PEM texts into ``directory/name`` (owner-only) and return its path."""
-    path = directory / name
     text = "\n".join(p.strip() for p in pems if p and p.strip()) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return path
+    return write_private(directory / name, text)
 
 
 def temp_dir() -> Path:

@@ -19,10 +19,6 @@ class UpstreamUrlError(UsageError):
     """The upstream proxy URL cannot be used."""
 
 
-class UpstreamUnreachableError(InspectorError):
-    """The upstream proxy never answered (the run still completes and reports it)."""
-
-
 class PortInUseError(InspectorError):
     """The port npm-inspect was asked to listen on is taken."""
 
@@ -45,3 +41,11 @@ class SessionFileError(InspectorError):
 
 class CertificateError(InspectorError):
     """npm-inspect's CA or a CA bundle cannot be created or read."""
+
+
+class StorageError(InspectorError):
+    """A directory or file npm-inspect needs cannot be created or written."""
+
+
+class SecretLeakError(InspectorError):
+    """An output would contain a secret the session has seen; it is not written."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from .diagnose import ConfigChange, Finding
 from .npmconfig import RawNpmConfig, read_npm_config
+from .output import write_private
+from .paths import private_dir
 from .redact import redact_text
 
 SECRET_PLACEHOLDERS = ("password", "token")
@@ -59,12 +61,12 @@ def save_attachments(findings: list[Finding], directory: Path) -> list[Finding]:
         if not finding.attachments:
             out.append(finding)
             continue
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         commands, changes = list(finding.commands), list(finding.changes)
         for name, content in finding.attachments:
             path = directory / name
             if not path.exists() or path.read_text() != content:  # the dashboard re-diagnoses every second
-                path.write_text(content)
+                write_private(path, content)
             commands = [c.replace(f"={name} ", f"={path} ").replace(f"={name}'", f"={path}'") for c in commands]
             changes = [replace(ch, value=str(path)) if ch.value == name else ch for ch in changes]
         caveats = tuple(c.replace(f"as {finding.attachments[0][0]}", f"as {directory / finding.attachments[0][0]}") for c in finding.caveats)
@@ -130,6 +132,8 @@ def verify_fixes(
     cwd: str | None = None,
     env: dict[str, str] | None = None,
     upstream: str | None = None,
+    upstream_source: str = "--upstream",
+    upstream_password: str | None = None,
     decrypt: bool = True,
     values: dict[str, str] | None = None,
     prompt: Prompt | None = None,
@@ -170,7 +174,15 @@ def verify_fixes(
             child_env = changed_environment(changes, raw, userconfig, base_env)
             touches_proxy = any(c.key in ("proxy", "https-proxy") for c in changes)
             result = run(
-                RunRequest(argv=argv, upstream=None if touches_proxy else upstream, decrypt=decrypt, cwd=cwd, env=child_env),
+                RunRequest(
+                    argv=argv,
+                    upstream=None if touches_proxy else upstream,
+                    upstream_source=upstream_source,
+                    upstream_password=None if touches_proxy else upstream_password,
+                    decrypt=decrypt,
+                    cwd=cwd,
+                    env=child_env,
+                ),
                 capture_output=output or (lambda line: None),
             )
             outcomes.append(

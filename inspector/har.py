@@ -30,8 +30,11 @@ from .errors import SessionFileError
 from .identity import credential, npm_identity
 from .npmconfig import NpmConfigSnapshot
 from .records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings, TlsInfo
-from .redact import redact_text, redact_url
+from .redact import redact_argv, redact_text, redact_url
+from .bounds import bound_exchange
+from .output import write_private
 from .session import SessionInfo
+from .vault import SecretVault
 
 _MASK = re.compile(r"\[redacted:([0-9a-f]{8})\]")
 
@@ -157,11 +160,11 @@ def make_har(
     }
     if info is not None:
         log["comment"] = redact_text(
-            f"npm {' '.join(info.npm_argv)} (exit {info.npm_exit}); upstream "
+            f"npm {' '.join(redact_argv(info.npm_argv)[1:])} (exit {info.npm_exit}); upstream "
             f"{redact_url(info.upstream) if info.upstream else 'none'}; mode {info.mode}"
         )
         log["_npmInspect"] = {
-            "npmArgv": [redact_text(a) for a in info.npm_argv],
+            "npmArgv": redact_argv(info.npm_argv),
             "npmExit": info.npm_exit,
             "upstream": redact_url(info.upstream) if info.upstream else None,
             "mode": info.mode,
@@ -181,18 +184,18 @@ def write_har(
     config: NpmConfigSnapshot | None = None,
     *,
     reveal: Callable[[str], str | None] | None = None,
+    vault: SecretVault | None = None,
 ) -> Path:
-    """Write a HAR file (owner-only permissions), redacted unless ``reveal`` (live secrets) is given."""
-    import os
+    """Write a HAR file (owner-only), redacted unless ``reveal`` (live secrets) is given.
 
+    A redacted HAR is first searched for every secret in ``vault`` (the session's): a hit refuses the write.
+    """
     document = make_har(exchanges, info, config)
     text = json.dumps(document, indent=1, ensure_ascii=False)
     if reveal is not None:
         text = _MASK.sub(lambda m: json.dumps(reveal(m.group(1)) or m.group(0))[1:-1], text)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
+        vault = None  # the user asked for the secrets
+    return write_private(path, text, vault=vault, what=f"the HAR {path}")
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -269,8 +272,8 @@ def _from_npm_inspect(n: int, item: dict[str, Any], custom: dict[str, Any]) -> E
             error_body=ev.get("errorBody"),
             reason=ev.get("reason") or "",
         ),
-        request_headers=redact.redact_headers(_pairs(request.get("headers"))),
-        response_headers=redact.redact_headers(_pairs(response.get("headers"))),
+        request_headers=redact.bounded_headers(_pairs(request.get("headers"))),
+        response_headers=redact.bounded_headers(_pairs(response.get("headers"))),
         npm=NpmIdentity(command=npm.get("command"), session=npm.get("session"), user_agent=npm.get("userAgent"), auth_type=npm.get("authType"), scope=npm.get("scope")),
         proxy_auth=CredentialInfo(proxy_auth["scheme"], proxy_auth["fingerprint"], proxy_auth.get("user")) if proxy_auth else None,
         auth=CredentialInfo(auth["scheme"], auth["fingerprint"]) if auth else None,
@@ -346,8 +349,8 @@ def _from_foreign(n: int, item: dict[str, Any]) -> Exchange:
             error_body=body if status and status >= 400 else None,
             reason=f"{why} (read from a HAR file)",
         ),
-        request_headers=redact.redact_headers(raw_request_headers),
-        response_headers=redact.redact_headers(raw_response_headers),
+        request_headers=redact.bounded_headers(raw_request_headers),
+        response_headers=redact.bounded_headers(raw_response_headers),
         npm=npm_identity(lambda name: hops.first_header(raw_request_headers, name)),
         proxy_auth=credential(hops.first_header(raw_request_headers, "proxy-authorization")),
         auth=credential(hops.first_header(raw_request_headers, "authorization")),
@@ -369,6 +372,8 @@ def read_har(path: Path) -> tuple[list[Exchange], SessionInfo, NpmConfigSnapshot
         raise SessionFileError(f"cannot read {path}: {e.strerror}") from None
     except ValueError as e:
         raise SessionFileError(f"{path} is not valid JSON ({e}): give a HAR file or an npm-inspect session") from None
+    except RecursionError:
+        raise SessionFileError(f"{path} is nested too deeply to be a HAR: give a HAR file or an npm-inspect session") from None
     log = document.get("log") if isinstance(document, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise SessionFileError(f"{path} is JSON but not a HAR (no log.entries): give a HAR file or an npm-inspect session")
@@ -378,13 +383,14 @@ def read_har(path: Path) -> tuple[list[Exchange], SessionInfo, NpmConfigSnapshot
             continue
         try:
             custom = item.get("_npmInspect")
-            exchanges.append(_from_npm_inspect(n, item, custom) if isinstance(custom, dict) else _from_foreign(n, item))
-        except (KeyError, TypeError, ValueError, AttributeError):
+            exchange = _from_npm_inspect(n, item, custom) if isinstance(custom, dict) else _from_foreign(n, item)
+            exchanges.append(bound_exchange(exchange))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             continue  # a malformed entry: skip it, keep the rest
     meta = log.get("_npmInspect") or {}
     versions = meta.get("versions") or {}
     info = SessionInfo(
-        npm_argv=list(meta.get("npmArgv") or []),
+        npm_argv=redact_argv([str(a) for a in meta.get("npmArgv") or []]),
         upstream=meta.get("upstream"),
         mode=meta.get("mode") or "decrypt",
         listen=meta.get("listen"),

@@ -29,9 +29,12 @@ from typing import Any
 from .diagnose import Finding
 from .errors import SessionFileError
 from .npmconfig import NpmConfigSnapshot
+from .output import open_private_append
 from .paths import private_dir, sessions_dir
 from .records import Exchange, from_dict, to_dict
+from .redact import redact_argv
 from .session import SessionInfo, SessionStore
+from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,9 @@ def info_to_dict(info: SessionInfo) -> dict[str, Any]:
 
 def info_from_dict(data: dict[str, Any]) -> SessionInfo:
     fields = SessionInfo.__dataclass_fields__
-    return SessionInfo(**{k: v for k, v in (data or {}).items() if k in fields})
+    info = SessionInfo(**{k: v for k, v in (data or {}).items() if k in fields})
+    info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])  # files from before argv redaction
+    return info
 
 
 class JournalWriter:
@@ -73,8 +78,11 @@ class JournalWriter:
         config: NpmConfigSnapshot | None = None,
         *,
         on_error: Callable[[str], None] | None = None,
+        vault: SecretVault | None = None,
     ) -> None:
         self.path = path
+        self.vault = vault
+        """The session's secrets: a line that holds one (a redaction bug) is scrubbed before it is written."""
         self.store = store
         self.info = info
         self.config = config
@@ -93,8 +101,7 @@ class JournalWriter:
         self.store.subscribe(self._queue_name)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")
+            self._file = open_private_append(self.path)
         except OSError as e:
             raise SessionFileError(f"cannot write the session file {self.path}: {e.strerror}; choose another with --session") from None
         header = {
@@ -142,6 +149,9 @@ class JournalWriter:
         if self._file is None or self.error is not None:
             return
         text = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+        if self.vault is not None and self.vault.find_leak(text) is not None:
+            logger.error("a record held a secret this session saw (a redaction bug): scrubbed before writing the session file")
+            text = self.vault.scrub(text)
         try:
             self._file.write(text)
             self._file.flush()
@@ -216,6 +226,10 @@ class JournalParser:
                 self.info = info_from_dict(item.get("data") or {})
         except SessionFileError:
             raise
+        except RecursionError:
+            where = "the last line" if last else f"line {number}"
+            self.warnings.append(f"{self.source}: skipped {where}: nested too deeply to be an npm-inspect record")
+            logger.warning(self.warnings[-1])
         except (ValueError, KeyError, TypeError) as e:
             where = "the last line (torn: npm-inspect probably stopped while writing)" if last else f"line {number}"
             self.warnings.append(f"{self.source}: skipped {where}: {e}")

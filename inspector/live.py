@@ -15,17 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .proxy import InspectorProxy
-from .runner import Preparation, RunRequest, child_command, prepare, session_info
+from .redact import redact_argv, redact_text
+from .runner import Preparation, RunRequest, child_command, prepare, remember_secrets, session_info
 from .session import SessionInfo, SessionStore
 from .vault import SecretVault
 
 
 @dataclass
 class PointNpm:
-    """How to send npm through a running inspector by hand."""
+    """How to send npm through a running inspector by hand (the URL holds this run's credential)."""
 
-    flags: str
+    once: str
+    """One npm command with the settings as shell assignments (environment, not argv)."""
     env: str
+    """``export …`` for every npm started from this shell."""
 
 
 class LiveSession:
@@ -37,7 +40,7 @@ class LiveSession:
         self.prep: Preparation | None = None
         self.proxy: InspectorProxy | None = None
         self.info = SessionInfo(
-            npm_argv=list(request.argv) if len(request.argv) > 1 else [],
+            npm_argv=redact_argv(request.argv) if len(request.argv) > 1 else [],
             mode="decrypt" if request.decrypt else "metadata-only",
         )
         self.vault = SecretVault()
@@ -50,6 +53,7 @@ class LiveSession:
 
     def start(self) -> None:
         self.prep = prepare(self.request)
+        remember_secrets(self.vault, self.prep)
         self.proxy = InspectorProxy(self.prep.proxy_config, self.store.add, self.vault).start()
         self.info = session_info(self.prep, self.proxy)
         if not self.has_npm_command:
@@ -60,14 +64,13 @@ class LiveSession:
         return self.vault.get(fingerprint)
 
     def point_npm(self) -> PointNpm:
-        """The exact commands that point npm at this inspector."""
+        """The exact commands that point npm at this inspector: environment only (``ps`` shows no credential)."""
         assert self.prep is not None and self.proxy is not None
         argv, env = child_command(self.prep, self.proxy)
         url = env["npm_config_https_proxy"]
         cafile = env["npm_config_cafile"]
-        flags = f"npm --proxy {url} --https-proxy {url} --cafile {cafile} install"
-        exports = f"export npm_config_proxy={url} npm_config_https_proxy={url} npm_config_cafile={cafile}"
-        return PointNpm(flags, exports)
+        assignments = f"npm_config_proxy={url} npm_config_https_proxy={url} npm_config_cafile={cafile}"
+        return PointNpm(f"{assignments} npm install", f"export {assignments}")
 
     async def run_npm(self, on_line: Callable[[str], None]) -> int:
         """Run the npm command through the inspector; return its exit status."""
@@ -86,7 +89,7 @@ class LiveSession:
         )
         assert self.npm_process.stdout is not None
         async for raw in self.npm_process.stdout:
-            on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+            on_line(redact_text(raw.decode("utf-8", "replace").rstrip("\n")))  # npm may echo a URL or flag
         code = await self.npm_process.wait()
         self.info.npm_exit = code
         self.npm_state = f"exit {code}"

@@ -8,9 +8,10 @@ first, at every level, so no secret reaches a log file.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+from .errors import InspectorError
+from .output import open_private_append
 from .paths import private_dir, state_dir
 from .redact import redact_text
 
@@ -50,10 +51,9 @@ def configure(level: str = "info", log_file: Path | None = None) -> Path | None:
     path = log_file or default_log_file()
     try:
         private_dir(path.parent) if log_file is None else path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
+        open_private_append(path).close()  # created 0600, or an existing log of ours narrowed to 0600
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
+    except (OSError, InspectorError):
         handler, path = logging.NullHandler(), None
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -156,6 +156,26 @@ def cli_layer(args: list[str]) -> dict[str, Any]:
     return values
 
 
+_NOT_FOR_CONFIG_LIST = frozenset({"-h", "--help", "-?", "--usage", "-v", "--version", "-l", "--long", "--json", "-j"})
+
+
+def config_flags(args: list[str]) -> list[str]:
+    """npm's own arguments, for ``npm config list``, so npm parses them exactly as it will for the real command.
+
+    ``--cache DIR`` must stay a flag with a value (read as ``--cache=true``, npm would then write logs to
+    ``./true/``); only npm knows which flags take values. Positional words are harmless to ``config list``;
+    flags that would make it print something else (help, version, long or JSON output) are left out.
+    """
+    out: list[str] = []
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.split("=", 1)[0] in _NOT_FOR_CONFIG_LIST:
+            continue
+        out.append(arg)
+    return out
+
+
 # -- the raw, layered configuration --------------------------------------------------------
 
 
@@ -221,7 +241,33 @@ class RawNpmConfig:
                 raise NpmConfigError(
                     f"npm's cafile {cafile} cannot be read ({e.strerror}): fix or remove it with 'npm config delete cafile'"
                 ) from None
+            except ValueError:  # UnicodeDecodeError: a DER or other binary file
+                raise NpmConfigError(
+                    f"npm's cafile {cafile} is not a PEM text file (binary, perhaps DER): convert it with "
+                    f"'openssl x509 -inform der -in {cafile} -out ca.pem' and point cafile at the .pem"
+                ) from None
         return None
+
+    def secrets(self) -> list[str]:
+        """Every secret value in npm's config (tokens, passwords, proxy URL passwords), raw and decoded.
+
+        Only for the leak check of outputs: the vault holds them in memory, nothing shows or saves them.
+        """
+        found: list[str] = []
+        for layer in self.layers:
+            for key, value in layer.values.items():
+                if not isinstance(value, str) or not value:
+                    continue
+                field_name = key.rpartition(":")[2]
+                if field_name in SECRET_FIELDS:
+                    found.append(value)
+                    found.extend(_decoded_secret(field_name, value))
+                elif "://" in value:
+                    found.extend(_url_secrets(value))
+        for name in ENV_PROXY_VARS:
+            if self.env.get(name):
+                found.extend(_url_secrets(self.env[name]))
+        return [s for s in found if s]
 
     def env_proxy(self, scheme: str = "https") -> str | None:
         names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY", "http_proxy")
@@ -232,6 +278,33 @@ class RawNpmConfig:
 
     def snapshot(self) -> "NpmConfigSnapshot":
         return build_snapshot(self)
+
+
+def _decoded_secret(field_name: str, value: str) -> list[str]:
+    """``_auth`` is base64 of ``user:password`` and ``_password`` base64 of the password: their plain forms too."""
+    import base64
+    import binascii
+
+    try:
+        plain = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return []
+    if field_name == "_auth":
+        return [plain.partition(":")[2]] if ":" in plain else []
+    return [plain]
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The password of a URL's userinfo, as written and percent-decoded."""
+    from urllib.parse import unquote
+
+    try:
+        netloc = urlsplit(url).netloc if "://" in url else ""
+    except ValueError:
+        return []
+    userinfo = netloc.rpartition("@")[0]
+    _, sep, password = userinfo.partition(":")
+    return [password, unquote(password)] if sep and password else []
 
 
 def _text(value: Any) -> str | None:
@@ -272,7 +345,7 @@ def read_npm_config(
     if shutil.which(npm, path=env.get("PATH")) is None and not Path(npm).exists():
         raise NpmNotFoundError("npm is not on PATH: install Node.js and npm, or add npm's directory to PATH")
     cli = cli_layer(npm_args or [])
-    flags = [f"--{k}={v}" for k, v in cli.items() if isinstance(v, str)]
+    flags = config_flags(npm_args or [])
     with ThreadPoolExecutor(2) as pool:
         listing_job = pool.submit(_run, npm, ["config", "list", *flags], cwd, env)
         json_job = pool.submit(_run, npm, ["config", "list", "-l", "--json", *flags], cwd, env)

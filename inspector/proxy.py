@@ -18,12 +18,11 @@ from pathlib import Path
 
 from .capture import NpmCapture, Sink
 from .errors import PortInUseError, ProxyStartError
+from .listener import LOOPBACK, ListenerCredential
 from .upstream import UpstreamProxy
 from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
-
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -36,15 +35,14 @@ class ProxyConfig:
     port: int = 0
     """0: a free port chosen by the OS."""
     upstream: UpstreamProxy | None = None
-    forward_upstream_credentials: bool = True
-    """Send the upstream URL's credentials ourselves (``upstream_auth``); else forward npm's."""
+    """The corporate proxy, with the credentials npm itself would send it (sent via ``upstream_auth``)."""
     decrypt: bool = True
     upstream_trusted_ca: Path | None = None
     """The CA bundle to verify registries with (npm's own cafile/ca); ``None``: certifi."""
     ssl_insecure: bool = False
     """Mirror npm's ``strict-ssl=false``."""
-    proxyauth: str | None = None
-    """``user:password`` required from clients (when listening beyond loopback)."""
+    listener: ListenerCredential | None = None
+    """The credential clients must present; ``None`` only for the stock-addon path (``mitmdump -s``)."""
     extra_options: dict[str, object] = field(default_factory=dict)
 
 
@@ -117,7 +115,9 @@ class InspectorProxy:
         from mitmproxy import addons, exceptions, master, options
 
         self._loop = asyncio.get_running_loop()
-        opts = options.Options()
+        # confdir first: when mitmproxy rejects an option it rolls back and reconfigures its addons, and
+        # with the default confdir its TLS addon would create a stray CA in ~/.mitmproxy
+        opts = options.Options(confdir=str(self.config.confdir))
         m = master.Master(opts, event_loop=self._loop)
         m.addons.add(*addons.default_addons())
         m.addons.add(self.capture, _Readiness(self))
@@ -142,17 +142,18 @@ class InspectorProxy:
             "listen_port": c.port,
             "mode": [c.upstream.mode_spec if c.upstream else "regular"],
             "stream_large_bodies": "1m",
+            "command_history": False,
             "ssl_insecure": c.ssl_insecure,
             "block_global": c.listen_host in (LOOPBACK, "::1", "localhost"),
         }
-        if c.upstream is not None and c.forward_upstream_credentials and c.upstream.credentials:
+        if c.upstream is not None and c.upstream.credentials:
             values["upstream_auth"] = c.upstream.credentials
         if c.upstream_trusted_ca is not None:
             values["ssl_verify_upstream_trusted_ca"] = str(c.upstream_trusted_ca)
         if not c.decrypt:
             values["ignore_hosts"] = [".*"]
-        if c.proxyauth:
-            values["proxyauth"] = c.proxyauth
+        if c.listener is not None:
+            values["proxyauth"] = c.listener.proxyauth
         values.update(c.extra_options)
         return values
 

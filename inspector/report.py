@@ -13,7 +13,7 @@ from typing import Any
 from .diagnose import Finding
 from .lines import exchange_line
 from .records import Exchange, Timings
-from .redact import redact_text, redact_url
+from .redact import redact_argv, redact_url
 from .session import SessionInfo
 
 REPORT_SCHEMA = "npm-inspect/report@1"
@@ -61,7 +61,7 @@ def json_report(
 ) -> dict[str, Any]:
     data = {
         "schema": REPORT_SCHEMA,
-        "npm": {"argv": [redact_text(a) for a in info.npm_argv], "exit": info.npm_exit},
+        "npm": {"argv": redact_argv(info.npm_argv), "exit": info.npm_exit},
         "upstream": redact_url(info.upstream) if info.upstream else None,
         "mode": info.mode,
         "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
@@ -91,7 +91,7 @@ def failures_by_hop(exchanges: list[Exchange]) -> dict[str, Counter[str]]:
 
 
 def _command_line(info: SessionInfo) -> str:
-    return " ".join(redact_text(a) for a in info.npm_argv) or "(no npm command)"
+    return " ".join(redact_argv(info.npm_argv)) or "(no npm command)"
 
 
 def _verify_lines(verify: list[dict[str, Any]] | None) -> list[str]:

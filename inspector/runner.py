@@ -1,16 +1,21 @@
 """Run npm through the inspector without touching the user's ``.npmrc``.
 
-The child npm gets the inspector as its proxy and a CA bundle (the user's own
-``cafile``/``ca`` — or Node's roots — plus npm-inspect's CA) through
-``npm_config_*`` variables in *its* environment only. Where npm's command
-line itself sets ``--proxy``/``--https-proxy``/``--cafile``/``--ca`` (which
-beat the environment), those flags are rewritten in the child's argv.
+The child npm gets the inspector as its proxy — a URL with this run's own
+random credential (:class:`~inspector.proxy.ListenerCredential`) — and a CA
+bundle (the user's own ``cafile``/``ca``, or Node's roots, plus npm-inspect's
+CA) through ``npm_config_*`` variables in *its* environment only. Where npm's
+command line itself sets ``--proxy``/``--https-proxy``/``--cafile``/``--ca``
+(which would beat the environment), those flags are taken out of the child's
+argv: a credential never appears on a command line, where ``ps`` shows it to
+every user.
 
-The upstream proxy is chosen the way npm chooses it: ``--upstream`` first,
-then npm's ``https-proxy`` / ``proxy`` config, then ``HTTPS_PROXY`` (and,
-for an ``http://`` registry, ``HTTP_PROXY``). When npm's own proxy URL carries
-credentials, npm keeps sending them (to us) and we forward them, so a wrong
-password stays npm's wrong password.
+The upstream proxy is chosen the way npm chooses it: ``--upstream`` (or
+``NPM_INSPECT_UPSTREAM``) first, then npm's ``https-proxy`` / ``proxy``
+config, then ``HTTPS_PROXY`` (and, for an ``http://`` registry,
+``HTTP_PROXY``). npm-inspect sends it exactly the credentials npm would have
+sent (that URL's user and password, through mitmproxy's ``upstream_auth``), so
+the corporate proxy sees the same login with and without npm-inspect, and a
+wrong password still ends in the proxy's own 407.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import ca
+from . import ca, redact
 from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
+from .listener import LOOPBACK, ListenerCredential
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
 from .paths import ca_dir
-from .proxy import LOOPBACK, InspectorProxy, ProxyConfig
+from .proxy import InspectorProxy, ProxyConfig
+from .redact import redact_argv
 from .session import SessionInfo, SessionStore
 from .upstream import UpstreamProxy, parse_upstream
 from .vault import SecretVault
@@ -42,15 +49,21 @@ class RunRequest:
     """What the user asked for: ``npm-inspect run [options] -- npm ARGS…``."""
 
     argv: list[str]
-    """The npm command line, program first (``["npm", "install", "lodash"]``)."""
+    """The npm command line, program first (``["npm", "install", "lodash"]``). Raw: may hold secrets;
+    everything shown or saved uses :func:`inspector.redact.redact_argv` of it."""
     upstream: str | None = None
+    upstream_source: str = "--upstream"
+    """Where ``upstream`` came from (``--upstream``, ``NPM_INSPECT_UPSTREAM``), for explanations."""
+    upstream_password: str | None = field(default=None, repr=False)
+    """The password for an upstream URL that names a user but none (from the environment or a prompt)."""
     decrypt: bool = True
     port: int = 0
     listen_host: str = LOOPBACK
     cwd: str | None = None
     env: dict[str, str] | None = None
     confdir: Path | None = None
-    proxyauth: str | None = None
+    listener: ListenerCredential | None = None
+    """The credential clients must present; a fresh random one per run when not given."""
     extra_env: dict[str, str] = field(default_factory=dict)
     """Applied to npm's environment last (``--verify-fix`` uses it for a temporary userconfig)."""
 
@@ -65,8 +78,7 @@ class Preparation:
     snapshot: NpmConfigSnapshot
     upstream: UpstreamProxy | None
     upstream_source: str | None
-    npm_userinfo: str | None
-    """Raw ``user:password`` from npm's own proxy URL, handed back to npm for the inspector URL."""
+    listener: ListenerCredential
     workdir: Path
     npm_bundle: Path
     proxy_config: ProxyConfig
@@ -94,10 +106,23 @@ def check_argv(argv: list[str]) -> None:
         )
 
 
-def resolve_upstream(raw: RawNpmConfig, cli_upstream: str | None) -> tuple[UpstreamProxy | None, str | None, str | None]:
-    """(upstream, where it came from, npm's own userinfo to keep sending) — npm's own precedence."""
+def resolve_upstream(
+    raw: RawNpmConfig, cli_upstream: str | None, *, source: str = "--upstream", password: str | None = None
+) -> tuple[UpstreamProxy | None, str | None]:
+    """(upstream with the credentials npm would send it, where it came from) — npm's own precedence.
+
+    ``password`` fills in an upstream URL that names a user but no password (``NPM_INSPECT_UPSTREAM_PASSWORD``
+    or a prompt), so the password need not be on a command line.
+    """
+    upstream, where = _choose_upstream(raw, cli_upstream, source)
+    if upstream is not None and password is not None and upstream.username is not None and upstream.password is None:
+        upstream = replace(upstream, password=password)
+    return upstream, where
+
+
+def _choose_upstream(raw: RawNpmConfig, cli_upstream: str | None, source: str) -> tuple[UpstreamProxy | None, str | None]:
     if cli_upstream:
-        return parse_upstream(cli_upstream), "--upstream", None
+        return parse_upstream(cli_upstream), source
     candidates: list[tuple[str | None, str]] = []
     for key in ("https-proxy", "proxy"):
         value, layer = raw.lookup(key)
@@ -112,12 +137,10 @@ def resolve_upstream(raw: RawNpmConfig, cli_upstream: str | None) -> tuple[Upstr
     for value, where in candidates:
         if value:
             try:
-                upstream = parse_upstream(value)
+                return parse_upstream(value), where
             except UpstreamUrlError as e:
                 raise UpstreamUrlError(f"{e} (from {where})") from None
-            userinfo = urlsplit(value).netloc.rpartition("@")[0] or None
-            return upstream, where, userinfo
-    return None, None, None
+    return None, None
 
 
 def prepare(request: RunRequest) -> Preparation:
@@ -131,25 +154,29 @@ def prepare(request: RunRequest) -> Preparation:
         raise NpmNotFoundError(f"{program} is not on PATH: install Node.js and npm, or add npm's directory to PATH")
     npm_for_config = shutil.which("npm", path=env.get("PATH")) or npm_path
     raw = read_npm_config(npm_for_config, cwd=request.cwd, env=env, npm_args=request.argv[1:])
-    upstream, source, userinfo = resolve_upstream(raw, request.upstream)
+    upstream, source = resolve_upstream(raw, request.upstream, source=request.upstream_source, password=request.upstream_password)
 
     confdir = request.confdir or ca_dir()
     inspector_ca = ca.ensure_ca(confdir)
-    workdir = ca.temp_dir()
     user_trust = raw.ca_pems() or ca.node_root_certificates()
-    upstream_trust = ca.write_bundle(workdir, "upstream-trust.pem", user_trust) if user_trust.strip() else None
-    npm_bundle = ca.write_bundle(workdir, "npm-cafile.pem", user_trust, inspector_ca.read_text())
+    workdir = ca.temp_dir()
+    try:
+        upstream_trust = ca.write_bundle(workdir, "upstream-trust.pem", user_trust) if user_trust.strip() else None
+        npm_bundle = ca.write_bundle(workdir, "npm-cafile.pem", user_trust, inspector_ca.read_text())
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
 
+    listener = request.listener or ListenerCredential.generate()
     proxy_config = ProxyConfig(
         confdir=confdir,
         listen_host=request.listen_host,
         port=request.port,
         upstream=upstream,
-        forward_upstream_credentials=source == "--upstream",
         decrypt=request.decrypt,
         upstream_trusted_ca=upstream_trust,
         ssl_insecure=not raw.strict_ssl,
-        proxyauth=request.proxyauth,
+        listener=listener,
     )
     return Preparation(
         request=request,
@@ -158,7 +185,7 @@ def prepare(request: RunRequest) -> Preparation:
         snapshot=raw.snapshot(),
         upstream=upstream,
         upstream_source=source,
-        npm_userinfo=userinfo if source != "--upstream" else None,
+        listener=listener,
         workdir=workdir,
         npm_bundle=npm_bundle,
         proxy_config=proxy_config,
@@ -166,16 +193,8 @@ def prepare(request: RunRequest) -> Preparation:
 
 
 def inspector_url_for_npm(prep: Preparation, proxy: InspectorProxy) -> str:
-    """The proxy URL npm gets: the inspector, with npm's own proxy credentials if it had any."""
-    userinfo = prep.npm_userinfo
-    if prep.request.proxyauth and not userinfo:
-        from urllib.parse import quote
-
-        user, _, password = prep.request.proxyauth.partition(":")
-        userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    host = proxy.host if proxy.host not in ("0.0.0.0", "::", "") else LOOPBACK
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{userinfo + '@' if userinfo else ''}{host}:{proxy.port}"
+    """The proxy URL npm gets: the inspector, with this run's credential (environment only, never argv)."""
+    return prep.listener.url(proxy.host, proxy.port)
 
 
 def child_command(prep: Preparation, proxy: InspectorProxy) -> tuple[list[str], dict[str, str]]:
@@ -189,13 +208,16 @@ def child_command(prep: Preparation, proxy: InspectorProxy) -> tuple[list[str], 
     env["npm_config_proxy"] = url
     env["npm_config_https_proxy"] = url
     env["npm_config_cafile"] = str(prep.npm_bundle)
-    argv = [prep.npm_path, *rewrite_flags(prep.request.argv[1:], url, str(prep.npm_bundle))]
+    argv = [prep.npm_path, *strip_flags(prep.request.argv[1:])]
     return argv, env
 
 
-def rewrite_flags(args: list[str], proxy_url: str, cafile: str) -> list[str]:
-    """Point npm's own ``--proxy``/``--https-proxy``/``--cafile`` flags at the inspector; drop ``--ca``."""
-    values = {"proxy": proxy_url, "https-proxy": proxy_url, "cafile": cafile}
+def strip_flags(args: list[str]) -> list[str]:
+    """npm's argv without ``--proxy``/``--https-proxy``/``--cafile``/``--ca``: the environment carries them.
+
+    Command-line config beats ``npm_config_*``, so these flags would send npm around the inspector; their
+    values were already read (they are npm's "cli" config layer) to choose the upstream and the CA bundle.
+    """
     out: list[str] = []
     i = 0
     while i < len(args):
@@ -207,19 +229,29 @@ def rewrite_flags(args: list[str], proxy_url: str, cafile: str) -> list[str]:
         if name in _REWRITTEN_FLAGS:
             if "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("-"):
                 i += 1  # skip the separate value
-            if name in values:
-                out.append(f"--{name}={values[name]}")
         else:
             out.append(arg)
         i += 1
     return out
 
 
+def remember_secrets(vault: SecretVault, prep: Preparation) -> None:
+    """Tell the vault every secret this run holds outside traffic: for the leak check of every output."""
+    for secret in (
+        prep.listener.password,
+        prep.upstream.password if prep.upstream else None,
+        *redact.argv_secrets(prep.request.argv),
+        *prep.raw.secrets(),
+    ):
+        if secret:
+            vault.remember(secret)
+
+
 def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
     from . import __version__
 
     return SessionInfo(
-        npm_argv=list(prep.request.argv),
+        npm_argv=redact_argv(prep.request.argv),
         upstream=prep.upstream_display,
         mode=proxy.mode,
         listen=f"{proxy.host}:{proxy.port}",
@@ -238,9 +270,14 @@ def run(
     on_started: Callable[[SessionInfo, NpmConfigSnapshot], None] | None = None,
     vault: SecretVault | None = None,
 ) -> RunResult:
-    """Prepare, start the inspector, run npm to completion, settle and stop. Returns npm's exit status."""
+    """Prepare, start the inspector, run npm to completion, settle and stop. Returns npm's exit status.
+
+    ``vault`` (kept in memory only) learns every secret of the run, so outputs can be checked for them.
+    """
     prep = prepare(request)
     store = store if store is not None else SessionStore()
+    vault = vault if vault is not None else SecretVault()
+    remember_secrets(vault, prep)
     proxy = InspectorProxy(prep.proxy_config, store.add, vault)
     try:
         proxy.start()

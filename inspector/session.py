@@ -21,6 +21,7 @@ class SessionInfo:
     """What a session was: metadata written with it and shown in headers and reports."""
 
     npm_argv: list[str] = field(default_factory=list)
+    """npm's command line, already through :func:`inspector.redact.redact_argv`: never a raw secret."""
     upstream: str | None = None
     """Display form: password masked."""
     mode: str = "decrypt"

@@ -17,26 +17,29 @@ def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..live import LiveSession
     from ..runner import RunRequest, check_argv
     from ..session import SessionStore
-    from .common import proxy_auth_for, start_journal
+    from .common import listener_for, start_journal, upstream_for
 
-    proxyauth = proxy_auth_for(args)
+    listener = listener_for(args)
     if npm_args:
         check_argv(npm_args)
     _need_terminal("use npm-inspect run --report text -- npm … for a headless report")
+    upstream = upstream_for(args)
     store = SessionStore()
     request = RunRequest(
         argv=npm_args or ["npm"],
-        upstream=args.upstream,
+        upstream=upstream.url,
+        upstream_source=upstream.source,
+        upstream_password=upstream.password,
         decrypt=args.decrypt,
         port=args.port,
         listen_host=args.listen_host,
-        proxyauth=proxyauth,
+        listener=listener,
     )
     live = LiveSession(request, store)
     journal = None
     try:
         live.start()
-        journal = start_journal(args, store, live.info, live.prep.snapshot if live.prep else None)
+        journal = start_journal(args, store, live.info, live.prep.snapshot if live.prep else None, vault=live.vault)
         from ..tui.app import InspectorApp
 
         app = InspectorApp(store, live=live, reveal_secret=live.reveal, journal=journal)

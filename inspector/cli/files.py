@@ -39,7 +39,7 @@ def cmd_export(args: argparse.Namespace, npm_args: list[str]) -> int:
             "is redacted anyway; to include real secrets, capture again with npm-inspect run --har OUT --no-redact\n"
         )
     try:
-        write_har(args.har, session.store.exchanges(), session.info, session.config)
+        write_har(args.har, session.store.exchanges(), session.info, session.config, vault=config_secrets())
     except OSError as e:
         raise UsageError(f"cannot write {args.har}: {e.strerror}; choose a writable path") from None
     print(f"wrote {args.har} ({len(session.store)} entries, redacted)")
@@ -53,8 +53,28 @@ def cmd_bundle(args: argparse.Namespace, npm_args: list[str]) -> int:
     path = args.file or newest_session()
     session = load(path)
     try:
-        write_bundle(session, args.output)
+        write_bundle(session, args.output, vault=config_secrets())
     except OSError as e:
         raise UsageError(f"cannot write {args.output}: {e.strerror}; choose a writable path") from None
     print(f"wrote {args.output} from {path}: har.har, report.md, npm-config.json, versions.json (redacted)")
     return 0
+
+
+def config_secrets():
+    """A vault of the secrets in this user's npm config (tokens, proxy passwords): what an export must not hold.
+
+    A saved session never held secrets, but a HAR made elsewhere (a browser, mitmproxy) may carry this
+    user's token; the export is checked against them. Without a working npm there is nothing to check.
+    """
+    from ..errors import InspectorError
+    from ..npmconfig import read_npm_config
+    from ..vault import SecretVault
+
+    vault = SecretVault()
+    try:
+        raw = read_npm_config()
+    except InspectorError:
+        return vault
+    for secret in raw.secrets():
+        vault.remember(secret)
+    return vault

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,16 +41,31 @@ def existing_file(text: str) -> Path:
 
 
 def writable_file(text: str) -> Path:
+    """A file npm-inspect will write: checked now, before npm runs, so no output is found unwritable afterwards."""
     path = Path(text).expanduser()
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a directory: give a file name to write")
     if not path.parent.exists():
         raise argparse.ArgumentTypeError(f"the directory {path.parent} does not exist: create it or write elsewhere")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not writable: choose another file")
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"the directory {path.parent} is not writable: write elsewhere")
     return path
 
 
 def _proxy_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--upstream", metavar="URL", help="corporate proxy (default: npm's https-proxy/proxy, then HTTPS_PROXY)")
+    parser.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="corporate proxy, e.g. http://USER@proxy.corp:3128 (default: NPM_INSPECT_UPSTREAM, then npm's "
+        "https-proxy/proxy, then HTTPS_PROXY); keep the password out of it: ps shows it to every user",
+    )
+    parser.add_argument(
+        "--ask-upstream-password",
+        action="store_true",
+        help="ask for the upstream proxy's password at a hidden prompt (or set NPM_INSPECT_UPSTREAM_PASSWORD)",
+    )
     parser.add_argument("--port", type=port, default=0, help="port to listen on (default: a free one)")
     parser.add_argument(
         "--no-decrypt",

@@ -5,46 +5,51 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import UpstreamUnreachableError, UsageError
+from ..errors import InspectorError, UsageError
 
 
 def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..diagnose import diagnose
     from ..fixes import save_attachments, verify_fixes
+    from ..output import check_no_secret, write_private
     from ..paths import config_dir
     from ..report import render
     from ..runner import RunRequest, run
     from ..session import SessionStore
-    from .common import proxy_auth_for, start_journal
+    from ..vault import SecretVault
+    from .common import listener_for, start_journal, upstream_for
 
-    proxyauth = proxy_auth_for(args)
+    listener = listener_for(args)
     if not npm_args:
         raise UsageError("nothing to run: write npm-inspect run -- npm install <package>")
     if args.no_redact and not args.har:
         raise UsageError("--no-redact only applies to --har OUT: add --har, or drop --no-redact")
     fix_values = _fix_values(args.fix_value)
+    upstream = upstream_for(args)
     request = RunRequest(
         argv=npm_args,
-        upstream=args.upstream,
+        upstream=upstream.url,
+        upstream_source=upstream.source,
+        upstream_password=upstream.password,
         decrypt=args.decrypt,
         port=args.port,
         listen_host=args.listen_host,
-        proxyauth=proxyauth,
+        listener=listener,
     )
     machine_readable = args.report == "json" and args.report_file is None
     to_stderr = _to_stderr if machine_readable else None
     store = SessionStore()
+    vault = SecretVault(limit=4096)
+    """Every secret of this run, in memory only: outputs are checked against it before they are written."""
     journal = None
 
     def started(info, snapshot) -> None:
         nonlocal journal
-        journal = start_journal(args, store, info, snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"))
+        journal = start_journal(
+            args, store, info, snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault
+        )
 
-    vault = None
     if args.no_redact:
-        from ..vault import SecretVault
-
-        vault = SecretVault(limit=4096)
         sys.stderr.write("npm-inspect: warning: --no-redact: the HAR will contain the proxy passwords, tokens, Authorization and cookie values seen in this run\n")
     try:
         result = run(request, store, capture_output=to_stderr, on_started=started, vault=vault)
@@ -61,26 +66,43 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     verify = None
     if args.verify_fix:
         outcomes = verify_fixes(
-            findings, npm_args, upstream=args.upstream, decrypt=args.decrypt, values=fix_values, prompt=_prompt if sys.stdin.isatty() else None
+            findings,
+            npm_args,
+            upstream=upstream.url,
+            upstream_source=upstream.source,
+            upstream_password=upstream.password,
+            decrypt=args.decrypt,
+            values=fix_values,
+            prompt=_prompt if sys.stdin.isatty() else None,
         )
         verify = [o.to_dict() for o in outcomes]
+    failures: list[str] = []
     if args.har:
         from ..har import write_har
 
-        _write(lambda: write_har(args.har, exchanges, result.info, result.snapshot, reveal=vault.get if vault else None), args.har)
+        _write(lambda: write_har(args.har, exchanges, result.info, result.snapshot, reveal=vault.get if args.no_redact else None, vault=vault), args.har, failures)
     text = render(args.report, result.info, exchanges, findings, verify)
     if args.report_file:
-        _write(lambda: args.report_file.write_text(text), args.report_file)
-    else:
+        _write(lambda: write_private(args.report_file, text, vault=vault, what=f"the report {args.report_file}"), args.report_file, failures)
+    if not args.report_file or failures:  # an unwritable --report-file: the report still reaches the user
+        check_no_secret(text, vault, "the report")
         sys.stdout.write(text)
         sys.stdout.flush()
+    for failure in failures:
+        sys.stderr.write(f"npm-inspect: error: {failure}\n")
     unreachable = unreachable_upstream(exchanges)
     if unreachable:
-        raise UpstreamUnreachableError(
-            f"the upstream proxy {unreachable} refused or dropped every connection: "
-            "check that it runs and that --upstream (or npm's https-proxy) names it"
+        sys.stderr.write(
+            f"npm-inspect: warning: the upstream proxy {unreachable} refused or dropped every connection: "
+            "check that it runs and that --upstream (or npm's https-proxy) names it\n"
         )
+    if failures and result.exit_code == 0:
+        return EXIT_OUTPUT_FAILED
     return result.exit_code
+
+
+EXIT_OUTPUT_FAILED = 2
+"""npm succeeded, but an output the user asked for could not be written (said on stderr)."""
 
 
 def _to_stderr(text: str) -> None:
@@ -89,11 +111,14 @@ def _to_stderr(text: str) -> None:
     sys.stderr.flush()
 
 
-def _write(action, path) -> None:
+def _write(action, path, failures: list[str]) -> None:
+    """Run a write; a failure is collected (npm has run: the other outputs still come), not raised."""
     try:
         action()
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror}; choose a writable path") from None
+        failures.append(f"cannot write {path}: {e.strerror}; choose a writable path")
+    except InspectorError as e:
+        failures.append(str(e))
 
 
 def _fix_values(items: list[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from ..diagnose import Finding, diagnose
+from ..errors import InspectorError
 from ..filtering import FilterError, parse
 from ..journal import JournalFollower, JournalWriter
 from ..live import LiveSession
@@ -150,7 +151,7 @@ class InspectorApp(App[int]):
                 self._run_npm()
             else:
                 point = self.live.point_npm()
-                self.query_one(SetupPane).set_commands([point.flags, point.env])
+                self.query_one(SetupPane).set_commands([point.once, point.env])
                 self.tabs.active = "npm"
         elif self.store and self.source != "live":
             self.query_one("#npm-output", NpmOutput).write_line(
@@ -272,7 +273,7 @@ class InspectorApp(App[int]):
     async def _run_npm(self) -> None:
         assert self.live is not None
         output = self.query_one(NpmOutput)
-        output.write_line(f"$ {' '.join(self.live.request.argv)}")
+        output.write_line(f"$ {' '.join(self.info.npm_argv)}")
         code = await self.live.run_npm(output.write_line)
         output.write_line(f"npm exited with status {code}")
         if self.journal is not None:
@@ -396,9 +397,12 @@ class InspectorApp(App[int]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.export_dir / f"npm-inspect-{stamp}.har"
         try:
-            write_har(path, self.store.exchanges(), self.info, self.snapshot)
+            write_har(path, self.store.exchanges(), self.info, self.snapshot, vault=self.live.vault if self.live else None)
         except OSError as e:
             self.notify(f"Cannot write {path}: {e.strerror}", severity="error")
+            return
+        except InspectorError as e:
+            self.notify(str(e), severity="error")
             return
         self.last_export = path
         self.notify(f"Saved a redacted HAR: {path}", title="Export")

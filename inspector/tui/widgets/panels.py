@@ -183,6 +183,8 @@ class SetupPane(Vertical):
         yield Static("Point npm at this inspector (c copies the highlighted command):", id="setup-title")
         yield OptionList(id="setup-list")
         yield Static(
+            "The URL holds this run's proxy credential: npm-inspect serves no client without it. Paste it into "
+            "the environment (as shown), not onto a command line, where ps shows it to every user.\n"
             "Or run npm through it: npm-inspect -- npm install <package>\n"
             "The CA bundle holds your own CAs plus npm-inspect's CA; it is removed when npm-inspect exits.",
             id="setup-note",
