@@ -152,12 +152,13 @@ def test_an_upstream_that_is_not_running_is_reported_with_hop_proxy(npm_env, ver
     dead = f"http://127.0.0.1:{free_port()}"
     configure(npm_env, verdaccio, lab_pki, proxy=dead)
     run = run_inspector(npm_env, npm_args=["view", "lab-hello", "version"])
-    assert run.exit == 2
+    direct_exit, _ = direct_code(npm_env, "view", "lab-hello", "version")
+    assert run.exit == direct_exit != 0  # npm ran: its own status, as without npm-inspect
     assert run.report is not None
     connects = run.exchanges(kind="connect")
     assert connects and all(c["hop"] == "proxy" and c["error"]["kind"] == "connect-failed" for c in connects)
     last = run.process.stderr.strip().splitlines()[-1]
-    assert last.startswith("npm-inspect: error: the upstream proxy") and "refused" in last
+    assert last.startswith("npm-inspect: warning: the upstream proxy") and "refused" in last
 
 
 def test_a_corporate_ca_in_npms_cafile_is_trusted_by_the_inspector(npm_env, verdaccio, lab_pki, squid_factory):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from inspector.ca import ensure_ca
+from inspector.listener import ListenerCredential
 from inspector.proxy import InspectorProxy, ProxyConfig
 from inspector.session import SessionStore
 from tests.lab.fixtures import run_inspector
@@ -37,7 +38,8 @@ def test_the_proxy_listens_on_loopback_by_default(tmp_path):
 
 def test_beyond_loopback_a_proxy_password_is_required(tmp_path, origin):  # noqa: F811
     ensure_ca(tmp_path / "ca")
-    proxy = InspectorProxy(ProxyConfig(confdir=tmp_path / "ca", listen_host="127.0.0.2", proxyauth="npm-inspect:s3cret-gen"), SessionStore().add).start()
+    listener = ListenerCredential("npm-inspect", "s3cret-gen")
+    proxy = InspectorProxy(ProxyConfig(confdir=tmp_path / "ca", listen_host="127.0.0.2", listener=listener), SessionStore().add).start()
     try:
         assert proxy.host == "127.0.0.2"
         assert fetch(proxy, f"http://127.0.0.1:{origin}/ok") == 407

@@ -1,5 +1,6 @@
 """Redaction: the one place that knows what a secret looks like."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,3 +97,118 @@ def test_secret_headers_are_replaced_whole(secret):
 def test_npmrc_secret_values_never_survive(key, value):
     assert value not in redact.redact_text(f"//host/path/:{key}={value}")
     assert value not in redact.redact_text(f'{{"{key}": "{value}"}}')
+
+
+# -- evidence stays evidence ------------------------------------------------------------
+
+
+def test_challenges_are_evidence_and_never_redacted():
+    for name in ("Proxy-Authenticate", "WWW-Authenticate", "proxy-authenticate"):
+        for value in ('Basic realm="Corp Proxy"', 'Basic realm="Squid proxy-caching web server"', "Negotiate", 'Bearer realm="npm", charset="UTF-8"'):
+            assert redact.redact_header_value(name, value) == value
+    assert redact.redact_text('Proxy-Authenticate: Basic realm="Corp Proxy"') == 'Proxy-Authenticate: Basic realm="Corp Proxy"'
+    assert redact.redact_text('Basic charset="UTF-8"') == 'Basic charset="UTF-8"'
+
+
+def test_basic_credentials_next_to_a_challenge_are_still_masked():
+    out = redact.redact_text('Basic Y2Fyb2w6cEBzczp3MHJk= and Basic realm="x"')
+    assert "Y2Fyb2w6cEBzczp3MHJk" not in out and 'Basic realm="x"' in out
+
+
+# -- shapes found on the wire and on npm's command line ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, secret",
+    [
+        ("/pkg/-/pkg-1.0.0.tgz?X-Amz-Signature=0a1b2c3d4e5f&X-Amz-Date=20261129", "0a1b2c3d4e5f"),
+        ("/pkg/-/pkg-1.0.0.tgz?X-Amz-Credential=AKIAEXAMPLE%2F2026", "AKIAEXAMPLE%2F2026"),
+        ("/pkg/-/pkg-1.0.0.tgz?sv=2024&sig=abcDEF123%3D", "abcDEF123%3D"),
+        ("/pkg?token=tok-1234567", "tok-1234567"),
+        ("/pkg?access_token=zzzzzzzzz", "zzzzzzzzz"),
+        ("/x.tgz?X-Goog-Signature=deadbeef99", "deadbeef99"),
+        ("https://cdn.corp/x.tgz?expires=1&signature=s1gn4ture", "s1gn4ture"),
+        ("/x?api_key=k3yk3yk3y&size=20", "k3yk3yk3y"),
+    ],
+)
+def test_secret_query_parameters_are_masked(url, secret):
+    out = redact.redact_text(url)
+    assert secret not in out and "[redacted:" in out
+
+
+def test_ordinary_query_parameters_are_kept():
+    url = "/-/v1/search?text=lodash&size=20&from=0&quality=0.65"
+    assert redact.redact_text(url) == url
+
+
+@pytest.mark.parametrize("name", ["X-Custom-Token", "X-Api-Key", "X-Session-Id", "X-Auth-Request-User", "X-Client-Secret", "Private-Cookie"])
+def test_custom_headers_whose_names_say_secret_are_masked_whole(name):
+    assert redact.redact_header_value(name, "plain-looking-value") == redact.mask("plain-looking-value")
+
+
+def test_headers_that_only_sound_secret_are_kept():
+    assert redact.redact_header_value("npm-auth-type", "web") == "web"
+    assert redact.redact_header_value("Keep-Alive", "timeout=5") == "timeout=5"
+    assert redact.redact_header_value("Content-Type", "application/json") == "application/json"
+
+
+ARGV = [
+    "npm", "install", "lodash",
+    "--registry", "https://alice:Reg1stryPass@registry.corp/",
+    "--//registry.corp/:_authToken=npm_tokenValue123456",
+    "--//other.corp/:_auth", "YWxpY2U6cGFzc3dvcmQ=",
+    "--otp", "123456", "--otp=654321",
+    "--password=Hunter2Hunter2",
+    "https://bob:TarballPass@files.corp/x-1.0.0.tgz?sig=UrlSig999",
+    "--auth-type=legacy", "--save-dev",
+]
+ARGV_SECRETS = ["Reg1stryPass", "npm_tokenValue123456", "YWxpY2U6cGFzc3dvcmQ=", "123456", "654321", "Hunter2Hunter2", "TarballPass", "UrlSig999"]
+
+
+def test_npm_argv_loses_every_secret_and_keeps_the_rest():
+    out = redact.redact_argv(ARGV)
+    text = " ".join(out)
+    for secret in ARGV_SECRETS:
+        assert secret not in text
+    for kept in ("npm", "install", "lodash", "--registry", "alice", "registry.corp", "--otp", "--auth-type=legacy", "--save-dev", "files.corp/x-1.0.0.tgz"):
+        assert kept in text
+    assert len(out) == len(ARGV)
+
+
+def test_argv_secrets_finds_what_redact_argv_hides():
+    assert set(ARGV_SECRETS) <= set(redact.argv_secrets(ARGV))
+
+
+@given(
+    flag=st.sampled_from(["--otp", "--password", "--//r.corp/:_authToken", "--//r.corp/path/:_password", "--_auth", "--token"]),
+    value=st.text("abcdefghijklmnopqrstuvwxyz0123456789+/=_-.%", min_size=1, max_size=30),
+    joined=st.booleans(),
+)
+def test_no_secret_flag_value_survives(flag, value, joined):
+    argv = ["npm", "publish", f"{flag}={value}"] if joined else ["npm", "publish", flag, value]
+    out = redact.redact_argv(argv)
+    assert out == (["npm", "publish", f"{flag}={redact.mask(value)}"] if joined else ["npm", "publish", flag, redact.mask(value)])
+
+
+# -- bounds -----------------------------------------------------------------------------------------
+
+
+def test_a_huge_header_keeps_a_prefix_and_says_how_much_was_cut():
+    (name, value), = redact.bounded_headers([("X-Big", "a" * 1_000_000)])
+    assert len(value) < redact.HEADER_VALUE_LIMIT + 64 and value.endswith(f"[truncated {1_000_000 - redact.HEADER_VALUE_LIMIT} bytes]")
+
+
+def test_a_huge_secret_header_is_fingerprinted_whole():
+    value = "Bearer " + "t" * 500_000
+    (name, out), = redact.bounded_headers([("Authorization", value)])
+    assert out == f"Bearer {redact.mask('t' * 500_000)}"
+
+
+def test_a_secret_near_the_cut_is_scrubbed_before_cutting():
+    text = "x" * (redact.HEADER_VALUE_LIMIT - 10) + " _authToken=SECRETSECRETSECRET " + "y" * 100_000
+    assert "SECRETSECRET" not in redact.bounded_text(text) and "SECR" not in redact.bounded_text(text)
+
+
+def test_too_many_headers_are_counted_not_kept():
+    out = redact.bounded_headers([(f"X-H{i}", "v") for i in range(5000)], max_count=100)
+    assert len(out) == 101 and out[-1] == ("X-Npm-Inspect-Truncated", "4900 more headers not kept")
