@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import socket
 import time
 
 import pytest
 
+from inspector.journal import JournalWriter
 from inspector.records import to_dict
 from inspector.tui.app import InspectorApp
 from inspector.session import SessionInfo
@@ -66,3 +69,43 @@ def test_malformed_requests_from_the_client_never_stop_the_proxy(inspector, orig
         except OSError:
             pass
     assert fetch(proxy, f"http://127.0.0.1:{origin}/ok") == 200
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+RECORD_BOUND = 40_000
+"""Bytes one record may take serialised, whatever a peer sends (today ~12 KB for a capped megabyte header)."""
+
+
+def test_megabyte_headers_cost_a_bounded_amount_per_exchange(tmp_path, inspector, origin):  # noqa: F811
+    """80 requests with a 1 MB header, 20 answers with a 300 KB header: memory and journal grow by a bounded
+    amount per exchange (a prefix of each value and a "truncated N bytes" marker), not by what was sent."""
+    proxy, store = inspector
+    journal = JournalWriter(tmp_path / "big.jsonl", store, SessionInfo(), None).start()
+    gc.collect()
+    rss_before = _rss_bytes()
+    big = b"a" * 1_000_000
+    for n in range(80):
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=20) as sock:
+            sock.sendall(f"GET http://127.0.0.1:{origin}/ok?n={n} HTTP/1.1\r\nHost: 127.0.0.1:{origin}\r\nX-Big: ".encode() + big + b"\r\nConnection: close\r\n\r\n")
+            sock.settimeout(20)
+            while sock.recv(65536):
+                pass
+    for _ in range(20):
+        fetch(proxy, f"http://127.0.0.1:{origin}/huge-headers")
+    deadline = time.monotonic() + 30
+    while len(store) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proxy.settle(5)
+    journal.close()
+    assert len(store) == 100
+    sizes = [len(json.dumps(to_dict(e))) for e in store.exchanges()]
+    assert max(sizes) < RECORD_BOUND, max(sizes)
+    assert (tmp_path / "big.jsonl").stat().st_size < 100 * RECORD_BOUND
+    truncated = [v for e in store.exchanges() for _, v in e.request_headers + e.response_headers if "[truncated " in v]
+    assert len(truncated) == 100 and any(v.endswith(f"[truncated {1_000_000 - 4096} bytes]") for v in truncated)
+    gc.collect()
+    assert _rss_bytes() - rss_before < 60_000_000, f"RSS grew by {(_rss_bytes() - rss_before) / 1e6:.0f} MB"
