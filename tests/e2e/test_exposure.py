@@ -3,6 +3,7 @@ and no secret in the log at any level."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -105,3 +106,58 @@ def test_python_older_than_3_12_gets_one_line():
     result = subprocess.run([old, "-m", "inspector", "run", "--", "npm", "view", "x"], capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "too old" in result.stderr and "3.12" in result.stderr and sys.version_info >= (3, 12)
+
+
+def test_every_output_is_owner_only_even_over_a_looser_existing_file(tmp_path, npm_env, verdaccio, lab_pki, squid_factory):
+    """A 0644 file already at --session/--har/--report-file/--log-file does not keep its mode (another user read a
+    --no-redact HAR that way)."""
+    squid = squid_factory()
+    npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"https-proxy={squid.url}")
+    targets = {name: tmp_path / name for name in ("s.jsonl", "s.har", "r.json", "l.log")}
+    for path in targets.values():
+        path.write_text("")
+        path.chmod(0o644)
+    run = run_inspector(
+        npm_env,
+        "--session", str(targets["s.jsonl"]), "--har", str(targets["s.har"]), "--no-redact",
+        "--report-file", str(targets["r.json"]), "--log-file", str(targets["l.log"]),
+        npm_args=["view", "lab-hello", "version"],
+    )
+    assert run.exit == 0, run.process.stderr
+    assert {name: oct(mode(path)) for name, path in targets.items()} == {name: "0o600" for name in targets}
+    assert json.loads(targets["r.json"].read_text())["exchanges"]
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left beside the targets
+
+
+def test_saved_attachments_are_owner_only(tmp_path):
+    from inspector.diagnose import Finding
+    from inspector.fixes import save_attachments
+    from inspector.records import Hop
+
+    finding = Finding("tls-untrusted", "error", Hop.TLS, "t", "e", attachments=(("corp-ca.pem", "-----BEGIN CERTIFICATE-----\n"),))
+    save_attachments([finding], tmp_path / "saved")
+    assert mode(tmp_path / "saved") == 0o700 and mode(tmp_path / "saved" / "corp-ca.pem") == 0o600
+
+
+def test_rejected_proxy_options_leave_no_stray_ca_in_home(tmp_path, monkeypatch):
+    from inspector.errors import ProxyStartError
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ensure_ca(tmp_path / "ca")
+    with pytest.raises(ProxyStartError):
+        InspectorProxy(ProxyConfig(confdir=tmp_path / "ca", extra_options={"proxyauth": "no-colon"}), SessionStore().add).start()
+    assert not (tmp_path / "home" / ".mitmproxy").exists()
+
+
+@pytest.mark.parametrize("cafile", ["missing", "binary"])
+def test_no_temporary_folder_is_left_after_a_cafile_error(tmp_path, npm_env, cafile):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    bad = tmp_path / "corp.der"
+    if cafile == "binary":
+        bad.write_bytes(b"\x30\x82\x03\x0b\xff\xfe\x80" * 50)
+    npm_env.write_userconfig(f"cafile={bad}")
+    run = run_inspector(npm_env, npm_args=["view", "lab-hello", "version"], env={"TMPDIR": str(temp)})
+    assert run.exit == 2 and len(run.process.stderr.strip().splitlines()) == 1, run.process.stderr
+    assert ("not a PEM text file" if cafile == "binary" else "cannot be read") in run.process.stderr
+    assert list(temp.iterdir()) == []
