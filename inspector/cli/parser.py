@@ -47,6 +47,8 @@ def writable_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text} is a directory: give a file name to write")
     if not path.parent.exists():
         raise argparse.ArgumentTypeError(f"the directory {path.parent} does not exist: create it or write elsewhere")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path.parent} is not a directory: give a file in a writable directory")
     if path.exists() and not os.access(path, os.W_OK):
         raise argparse.ArgumentTypeError(f"{text} is not writable: choose another file")
     if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,3 +82,73 @@ def test_credentials_never_echo_in_errors():
     result = inspector("run", "--upstream", "ftp://carol:hunter2@p:21", "--", "npm", "view", "x")
     assert_one_line_error(result)
     assert "hunter2" not in result.stderr
+
+
+# -- inputs that used to end in a traceback (exit 70) -------------------------------------------
+
+
+def test_a_binary_cafile_is_one_line(tmp_path):
+    cafile = tmp_path / "corp.der"
+    cafile.write_bytes(b"\x30\x82\x03\x0b\xff\xfe\x80" * 50)
+    env = dict(os.environ, npm_config_cafile=str(cafile))
+    result = inspector("run", "--", "npm", "config", "get", "registry", env=env)
+    assert_one_line_error(result, "not a PEM text file", "openssl x509 -inform der")
+
+
+@pytest.mark.parametrize("variable, command", [("XDG_DATA_HOME", ["run"]), ("XDG_CONFIG_HOME", ["run"]), ("XDG_DATA_HOME", ["sessions"])])
+def test_an_unusable_xdg_directory_is_one_line_naming_the_variable(variable, command):
+    env = {k: v for k, v in os.environ.items() if k != "NPM_INSPECT_HOME"}
+    env[variable] = "/etc/hostname/not-a-dir"  # a path under a file: fails for root too
+    args = [*command, "--", "npm", "config", "get", "registry"] if command == ["run"] else command
+    result = inspector(*args, env=env)
+    if command == ["sessions"]:  # nothing to create when listing: it just finds none
+        assert result.returncode == 0 and "Traceback" not in result.stderr
+    else:
+        assert_one_line_error(result, variable)
+
+
+def test_a_deeply_nested_har_is_one_line(tmp_path):
+    har = tmp_path / "deep.har"
+    har.write_text("[" * 100_000 + "]" * 100_000)
+    assert_one_line_error(inspector("open", str(har), "--report", "text"))
+    har.write_text('{"log": {"entries": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    assert_one_line_error(inspector("open", str(har), "--report", "text"), "nested too deeply")
+
+
+def test_a_deeply_nested_journal_line_is_skipped_with_a_warning_and_the_rest_is_read(tmp_path):
+    from inspector.journal import JournalWriter
+    from tests.tui.conftest import proxy_407_session
+
+    store, info = proxy_407_session()
+    path = tmp_path / "s.jsonl"
+    JournalWriter(path, store, info, None).start().close()
+    with path.open("a") as f:
+        f.write('{"type":"exchange","data":' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    result = inspector("open", str(path), "--report", "text")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "nested too deeply" in result.stderr and "proxy-auth-required" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--har", "--report-file", "--session", "--log-file"])
+def test_an_output_that_cannot_be_written_is_refused_before_npm_runs(tmp_path, flag):
+    marker = tmp_path / "npm-ran"
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(f"#!/bin/sh\n[ \"$1\" = config ] && exec {shutil.which('npm')} \"$@\"\ntouch {marker}\n")
+    npm.chmod(0o755)
+    env = dict(os.environ, PATH=f"{npm.parent}:{os.environ['PATH']}")
+    result = inspector("run", flag, "/etc/hostname/out", "--", "npm", "install", env=env)
+    assert_one_line_error(result, "/etc/hostname", "not a directory")
+    assert not marker.exists()
+
+
+def test_npm_flags_reach_the_config_check_as_npm_parses_them(tmp_path):
+    """``--cache DIR`` read as ``--cache=true`` made npm create ./true/_logs in the user's folder."""
+    cache = tmp_path / "npm-cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "inspector", "run", "--report", "json", "--", "npm", "config", "get", "cache", "--cache", str(cache)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(cache) in result.stderr  # npm's own output (json mode sends it to stderr)
+    assert not (tmp_path / "true").exists()
