@@ -16,6 +16,10 @@ CORE = [
     "inspector.report",
     "inspector.upstream",
     "inspector.lines",
+    "inspector.bounds",
+    "inspector.listener",
+    "inspector.output",
+    "inspector.vault",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 
