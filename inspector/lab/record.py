@@ -10,6 +10,7 @@ import sys
 
 from ..diagnose import diagnose
 from ..journal import JournalWriter
+from ..redact import redact_argv
 from ..runner import RunRequest, run
 from ..session import SessionStore
 from .demo import RECORDINGS
@@ -28,7 +29,7 @@ def main() -> None:
                 result = run(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store, capture_output=lambda text: None)
                 path = RECORDINGS / f"{scenario.name}.jsonl"
                 path.unlink(missing_ok=True)
-                result.info.npm_argv = world.argv
+                result.info.npm_argv = redact_argv(world.argv)
                 writer = JournalWriter(path, store, result.info, result.snapshot).start()
                 findings = diagnose(store.exchanges(), result.snapshot)
                 writer.write_findings(findings)
