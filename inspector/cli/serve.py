@@ -21,8 +21,8 @@ from .parser import LOOPBACK_HOSTS
 
 def serve_command(path: Path) -> str:
     """The shell command textual-serve runs per browser: a session file is followed, a HAR (it cannot grow) opened."""
-    from ..sources import load
     from ..journal import looks_like_journal
+    from ..sources import load
 
     try:
         with path.open("rb") as f:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 from inspector.journal import JournalWriter
 from inspector.records import Hop
 from inspector.session import SessionStore
-from tests.lab.browser import served_page
+from tests.lab.browser import served_page, served_text
 from tests.lab.procs import ManagedProcess, free_port, port_open, wait_until
 from tests.tui.conftest import proxy_407_session, record
 
@@ -176,3 +177,22 @@ def test_a_foreign_origin_and_a_rebound_name_are_refused_even_with_the_token(ser
     assert f"refused the page: Host 'rebound.example:{served.port}' is not 127.0.0.1:{served.port}" in log
     assert f"refused the websocket: Host 'rebound.example:{served.port}' is not 127.0.0.1:{served.port}" in log
     assert "starting the dashboard" not in log and served.token not in log
+
+
+def test_a_har_is_served_opened_not_followed(tmp_path):
+    """A HAR cannot grow: serve opens it (``open FILE``), and the lead's helper reads the served screens."""
+    store, info = proxy_407_session()
+    journal = tmp_path / "s.jsonl"
+    JournalWriter(journal, store, info, None).start().close()
+    har = tmp_path / "ticket.har"
+    exported = subprocess.run([sys.executable, "-m", "inspector", "export", str(journal), "--har", str(har)], capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    port = free_port()
+    process = ManagedProcess([sys.executable, "-m", "inspector", "serve", str(har), "--port", str(port)], log=tmp_path / "serve.out", env=dict(os.environ))
+    try:
+        wait_until(lambda: port_open(port) or not process.alive(), timeout=30, what="npm-inspect serve")
+        url = re.search(r"at (http://\S+)", process.log.read_text()).group(1)
+        text = served_text(url, until=["har ticket.har", "/@corp%2fsecret", "proxy-auth-required"], steps=[("d", ["Timing"])])
+    finally:
+        process.stop()
+    assert "following" not in text and "--follow" not in process.log.read_text()
