@@ -4,9 +4,10 @@ Every websocket textual-serve accepts starts a process on this machine (the
 dashboard, reading the user's session), and textual-serve itself checks
 nothing. Loopback is no lock: every other local user can reach 127.0.0.1, and
 every web page the user has open can make the browser open a websocket to it
-(a cross-site websocket carries no cookie problem, only an ``Origin``) or
-rebind its own name to 127.0.0.1 (the request then carries that name in
-``Host``). So, in one middleware that runs before any handler:
+(browsers apply no same-origin rule to websockets: only the ``Origin`` header
+tells where one comes from) or rebind its own name to 127.0.0.1 (the request
+then carries that name in ``Host``). So, in one middleware that runs before any
+handler:
 
 - every request must carry ``Host`` = the served host:port (DNS rebinding);
 - ``GET /`` must carry ``?token=`` equal to the printed token (else 403);
