@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import UsageError
 
 
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+
+
 def _need_terminal(alternative: str) -> None:
+    """Refuse pipes with a one-line hint, unless the app runs under textual-serve (its web driver speaks over pipes)."""
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise UsageError(f"the dashboard needs a terminal: {alternative}")
 

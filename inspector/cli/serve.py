@@ -1,9 +1,9 @@
-"""``npm-inspect serve``: the dashboard of a running or saved session in a browser, via textual-serve.
+"""``npm-inspect serve``: the dashboard of a running or saved session in a browser, via textual-serve, locked.
 
-Each browser tab runs ``npm-inspect open FILE --follow`` on this machine, so
-a teammate sees new rows and findings live (over an SSH tunnel or a screen
-share). Loopback by default; another address needs an explicit flag and then
-an access token in the URL.
+Each accepted browser tab runs ``npm-inspect open FILE --follow`` on this
+machine, so a teammate sees new rows and findings live (over an SSH tunnel or
+a screen share). A fresh random token is required on loopback too, and the
+websocket must also come from the printed origin: see :mod:`inspector.webserve`.
 """
 
 from __future__ import annotations
@@ -11,61 +11,72 @@ from __future__ import annotations
 import argparse
 import secrets
 import shlex
+import socket
 import sys
+from pathlib import Path
 
 from ..errors import UsageError
 from .parser import LOOPBACK_HOSTS
 
 
-def serve_command(path) -> str:
-    return " ".join(shlex.quote(a) for a in (sys.executable, "-m", "inspector", "open", str(path), "--follow"))
+def serve_command(path: Path) -> str:
+    """The shell command textual-serve runs per browser: a session file is followed, a HAR (it cannot grow) opened."""
+    from ..journal import looks_like_journal
+    from ..sources import load
+
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    argv = [sys.executable, "-m", "inspector", "open", str(path)]
+    if looks_like_journal(head):
+        argv.append("--follow")
+    else:
+        load(path)  # a HAR, or a one-line error now rather than an empty page later
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before printing the URL, so a taken port is a one-line error and the printed URL works at once."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise UsageError(f"--host {host} does not resolve: give an address of this machine") from None
+    try:
+        return socket.create_server(address, family=family)
+    except OSError as e:
+        raise UsageError(f"cannot serve on {host}:{port}: {e.strerror}: choose another --port") from None
 
 
 def cmd_serve(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..sources import newest_session
 
     try:
-        import textual_serve.server  # noqa: F401  (only: is it installed?)
+        from ..webserve import LockedServer, authority, is_wildcard
     except ImportError:
         raise UsageError("serving needs textual-serve: pip install 'npm-inspect[serve]'") from None
+    if is_wildcard(args.host):
+        raise UsageError(
+            f"--host {args.host or repr('')} listens on every address, so no browser's Host header can be checked: "
+            "give the one address the browser will use"
+        )
+    exposed = args.host not in LOOPBACK_HOSTS
+    if exposed and not args.exposed_ok:
+        raise UsageError(
+            f"--host {args.host} would show your session to other machines: add --i-know-this-is-exposed "
+            "to confirm (the token then crosses the network unencrypted), or use an SSH tunnel to 127.0.0.1"
+        )
     path = args.file or newest_session()
-    token = None
-    if args.host not in LOOPBACK_HOSTS:
-        if not args.exposed_ok:
-            raise UsageError(
-                f"--host {args.host} would show your session to other machines: add --i-know-this-is-exposed "
-                "to confirm (an access token will be required), or use an SSH tunnel to 127.0.0.1"
-            )
-        token = secrets.token_urlsafe(16)
-    server = TokenServer(serve_command(path), host=args.host, port=args.port, title=f"npm-inspect · {path.name}", token=token)
-    url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
-    if token:
-        sys.stderr.write(f"npm-inspect: warning: serving on {args.host}, reachable from other machines; only {url} opens it\n")
-    sys.stderr.write(f"npm-inspect: serving {path} at {url} (ctrl+c stops)\n")
-    server.serve()
+    command = serve_command(path)
+    sock = listen(args.host, args.port)
+    token = secrets.token_urlsafe(32)
+    server = LockedServer(command, host=args.host, port=args.port, title=f"npm-inspect · {path.name}", token=token)
+    if exposed:
+        sys.stderr.write(f"npm-inspect: warning: serving on {args.host}, reachable from other machines (plain HTTP)\n")
+    # The token is printed here, once, for the user to open; it is never logged or written to disk.
+    sys.stderr.write(f"npm-inspect: serving {path} at http://{authority(args.host, args.port)}/?token={token} (ctrl+c stops)\n")
+    sys.stderr.flush()
+    with sock:
+        server.serve_on(sock)
     return 0
-
-
-def TokenServer(command: str, *, host: str, port: int, title: str, token: str | None):
-    """A textual-serve Server that, when ``token`` is set, admits only browsers that opened the tokened URL."""
-    from aiohttp import web
-    from textual_serve.server import Server
-
-    class _Server(Server):
-        async def _make_app(self) -> web.Application:
-            app = await super()._make_app()
-            if token is not None:
-                app.middlewares.append(_require_token)
-            return app
-
-    @web.middleware
-    async def _require_token(request: web.Request, handler):
-        if request.query.get("token") == token:
-            response = await handler(request)
-            response.set_cookie("npm_inspect_token", token, httponly=True, samesite="Strict")
-            return response
-        if request.cookies.get("npm_inspect_token") == token:
-            return await handler(request)
-        raise web.HTTPForbidden(text="npm-inspect: open the URL with ?token=… that npm-inspect serve printed")
-
-    return _Server(command, host=host, port=port, title=title)

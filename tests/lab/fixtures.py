@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _require(ok: bool, what: str) -> None:
     if ok:
         return
-    message = f"{what} is missing: run ./dev test (it installs Squid, apache2-utils and Verdaccio)"
+    message = f"{what} is missing: run ./dev test (it installs Squid, apache2-utils, Chromium, Playwright and Verdaccio)"
     if os.environ.get("NPM_INSPECT_ALLOW_SKIP"):
         pytest.skip(message)
     pytest.fail(message)

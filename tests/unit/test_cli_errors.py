@@ -52,6 +52,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
         (["export", "/etc/hostname"], ["required: --har"]),
         (["bundle"], ["required"]),
         (["serve", "--port", "99999"], ["out of range"]),
+        (["serve", "--host", "::", "--i-know-this-is-exposed"], ["listens on every address", "give the one address"]),
+        (["serve", "--host", "10.0.0.1"], ["--i-know-this-is-exposed"]),
         (["sessions", "--limit", "many"], ["invalid int"]),
         (["demo", "--apply-fix"], ["add --report json"]),
         (["demo", "nope", "--report", "json"], ["unknown scenario"]),

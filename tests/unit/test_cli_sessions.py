@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -86,6 +87,8 @@ def test_bundle_holds_har_report_config_and_versions(saved, tmp_path):
         (["bundle", "-o", "x.zip"], "no saved session yet"),
         (["open", "--follow", "--report", "text", "FILE"], "drop --follow"),
         (["serve", "--host", "127.0.0.2", "FILE"], "--i-know-this-is-exposed"),
+        (["serve", "--host", "0.0.0.0", "--i-know-this-is-exposed", "FILE"], "give the one address the browser will use"),
+        (["serve", "NOTES"], "neither an npm-inspect session"),
         (["sessions", "--", "npm", "install"], "takes no npm command"),
     ],
 )
@@ -95,6 +98,9 @@ def test_bad_session_commands(args, words, tmp_path):
         store, info = proxy_407_session()
         JournalWriter(path, store, info, None).start().close()
         args = [str(path) if a == "FILE" else a for a in args]
+    if "NOTES" in args:
+        (tmp_path / "notes.txt").write_text("hello")
+        args = [str(tmp_path / "notes.txt") if a == "NOTES" else a for a in args]
     result = inspector(*args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
@@ -115,18 +121,22 @@ def _get(url: str) -> int:
         return e.code
 
 
-def test_serve_on_loopback(saved, tmp_path):
+def test_serve_on_loopback_needs_the_printed_token_too(saved, tmp_path):
     port = free_port()
-    process = ManagedProcess([sys.executable, "-m", "inspector", "serve", str(saved), "--port", str(port)], log=tmp_path / "serve.log", env=dict(os.environ))
+    log = tmp_path / "serve.log"
+    process = ManagedProcess([sys.executable, "-m", "inspector", "serve", str(saved), "--port", str(port)], log=log, env=dict(os.environ))
     try:
         wait_until(lambda: port_open(port), timeout=30, what="npm-inspect serve")
-        assert _get(f"http://127.0.0.1:{port}/") == 200
+        token = re.search(rf"serving .* at http://127\.0\.0\.1:{port}/\?token=([\w-]{{40,}}) ", log.read_text()).group(1)
+        assert _get(f"http://127.0.0.1:{port}/") == 403
+        assert _get(f"http://127.0.0.1:{port}/?token={token[:-1]}") == 403
+        assert _get(f"http://127.0.0.1:{port}/?token={token}") == 200
     finally:
         process.stop()
-    assert "serving" in (tmp_path / "serve.log").read_text()
+    assert log.read_text().count(token) == 1  # printed once, for the user to open
 
 
-def test_serve_beyond_loopback_needs_the_flag_and_then_a_token(saved, tmp_path):
+def test_serve_beyond_loopback_needs_the_flag_and_then_the_token(saved, tmp_path):
     port = free_port("127.0.0.2")
     log = tmp_path / "serve.log"
     process = ManagedProcess(
@@ -143,3 +153,12 @@ def test_serve_beyond_loopback_needs_the_flag_and_then_a_token(saved, tmp_path):
     finally:
         process.stop()
     assert "warning: serving on 127.0.0.2" in log.read_text()
+
+
+def test_serve_on_a_taken_port_is_one_line(saved):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        result = inspector("serve", str(saved), "--port", str(sock.getsockname()[1]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "token" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "choose another --port" in result.stderr
