@@ -154,6 +154,7 @@ def test_no_secret_reaches_any_output(tmp_path, npm_env, verdaccio, lab_pki, squ
     for log in Path(os.environ["NPM_INSPECT_HOME"]).rglob("*.log"):
         outputs[f"log {log.name}"] = log.read_text()
     outputs["dashboard"] = _dashboard_text(session)
+    outputs["serve page"] = _served_page_text(tmp_path, session)
 
     # the secrets really were in play
     assert json.loads(session.read_text().splitlines()[1])["type"] == "exchange"
@@ -233,6 +234,23 @@ def _browser_har(token: str) -> dict:
             ],
         }
     }
+
+
+def _served_page_text(tmp_path: Path, session: Path) -> str:
+    """What a pairing partner's browser receives from ``npm-inspect serve`` for the session (main screen and detail)."""
+    import re
+
+    from tests.lab.browser import served_text
+    from tests.lab.procs import ManagedProcess, free_port, port_open, wait_until
+
+    port = free_port()
+    process = ManagedProcess([sys.executable, "-m", "inspector", "serve", str(session), "--port", str(port)], log=tmp_path / "serve.out")
+    try:
+        wait_until(lambda: port_open(port) or not process.alive(), timeout=30, what="npm-inspect serve")
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/\?token=[\w-]+)", process.log.read_text()).group(1)
+        return served_text(url, until=("rows",), steps=[("d", ["Timing"]), ("ArrowDown", []), ("d", ["Timing"])])
+    finally:
+        process.stop()
 
 
 def _dashboard_text(session: Path) -> str:
