@@ -29,6 +29,7 @@ from ..journal import JournalFollower, JournalWriter
 from ..live import LiveSession
 from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
+from ..view import ExchangeView
 from .guard import guarded
 from .screens import ConfirmScreen, HelpScreen
 from .widgets.exchange_table import ExchangeTable, TableHeader
@@ -83,6 +84,8 @@ class InspectorApp(App[int]):
         self.journal = journal
         self.follower = follower
         self.store = store
+        self.view = ExchangeView(store)
+        """Filter, rows, focus and follow-the-tail: the table only draws it."""
         self.live = live
         self.info = info or (live.info if live else SessionInfo())
         self.snapshot = snapshot or (live.prep.snapshot if live and live.prep else NpmConfigSnapshot())
@@ -107,7 +110,7 @@ class InspectorApp(App[int]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield TableHeader(id="table-header")
-                yield ExchangeTable(self.store, id="table")
+                yield ExchangeTable(self.view, id="table")
                 with Horizontal(id="filter-row"):
                     yield Input(placeholder="/ filter: status:403 hop:proxy host:registry method:CONNECT …", id="filter")
                     yield Static("0 rows", id="row-count")
@@ -186,16 +189,15 @@ class InspectorApp(App[int]):
 
     @guarded()
     def _ingest(self) -> None:
-        table = self.table
         if self.follower is not None:
             self.info = self.follower.parser.info
             self.snapshot = self.follower.parser.config or self.snapshot
         if not self.paused:
-            table.ingest()
+            self.view.sync()
         self._update_status()
 
     def _update_status(self) -> None:
-        table = self.table
+        view = self.view
         by_hop, failures, size = self._counts
         live = self.live
         self.status_bar.status = Status(
@@ -205,15 +207,15 @@ class InspectorApp(App[int]):
             npm=" ".join(self.info.npm_argv),
             npm_state=live.npm_state if live else (f"exit {self.info.npm_exit}" if self.info.npm_exit is not None else ""),
             total=len(self.store),
-            shown=len(table.rows),
+            shown=len(view),
             by_hop=by_hop,
             failures_by_hop=failures,
             bytes=size,
             paused=self.paused,
-            pending=len(self.store) - table._seen,
+            pending=view.pending,
             source=self.source,
         )
-        self.row_count.update(f"{len(table.rows)} / {len(self.store)} rows")
+        self.row_count.update(f"{len(view)} / {len(self.store)} rows")
 
     def _schedule_diagnosis(self) -> None:
         """At most once a second, and never more than a fifth of the time (100k records take a while)."""
@@ -299,7 +301,7 @@ class InspectorApp(App[int]):
 
     @guarded()
     def _show_detail(self) -> None:
-        current = self.table.current
+        current = self.view.focus
         reveal = self.reveal_secret if self.revealed else None
         self.detail_pane.show(current, reveal)
 
@@ -311,9 +313,8 @@ class InspectorApp(App[int]):
         query = f"id:{ids}"
         self.filter_input.value = query
         self._apply_filter(query)
-        table = self.table
-        table.select_id(event.finding.evidence[0].exchange_id)
-        table.focus()
+        self.view.focus_on(event.finding.evidence[0].exchange_id)
+        self.table.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -333,7 +334,7 @@ class InspectorApp(App[int]):
             return
         field.remove_class("-invalid")
         field.tooltip = None
-        self.table.apply_filter(query)
+        self.view.set_filter(query)
         self._update_status()
 
     def action_focus_filter(self) -> None:
@@ -406,7 +407,7 @@ class InspectorApp(App[int]):
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
-            self.table.ingest()
+            self.view.sync()
         self._update_status()
 
     def action_help(self) -> None:

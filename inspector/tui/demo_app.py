@@ -149,7 +149,7 @@ class DemoApp(InspectorApp):
         if old is not None:
             await asyncio.to_thread(old.stop)
         self.store.clear()
-        self.table.reset()
+        self.view.reset()
         self.findings = []
         self.findings_panel.update_findings([])
         live = LiveSession(RunRequest(argv=self.world.argv, cwd=str(self.world.project), env=self.world.npm_env()), self.store)

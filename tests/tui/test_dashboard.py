@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from inspector.records import ErrorInfo, Hop, TlsInfo
+from inspector.session import SessionInfo, SessionStore
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmScreen, HelpScreen
 from inspector.tui.widgets.exchange_table import ExchangeTable
@@ -247,3 +251,35 @@ async def test_following_a_session_another_npm_inspect_writes(tmp_path):
     finally:
         follower.stop()
         writer.close()
+
+
+
+def _open_tunnel():
+    return record(1, kind="connect", method="CONNECT", scheme="", path="", status=200, reason="Connection established",
+                  hop=Hop.PROXY, state="open", content_type=None, body_preview=None, bytes_received=0)
+
+
+def _failed_tls(tunnel):
+    return replace(tunnel, hop=Hop.TLS, state="done", tls=TlsInfo(failed_by=Hop.CLIENT, error="unknown ca"),
+                   error=ErrorInfo("tls", "npm rejected the inspector's certificate"))
+
+
+@pytest.mark.parametrize("typed, rows_before, rows_after", [("hop:tls", 0, 1), ("hop:proxy", 1, 0)])
+async def test_a_tunnel_replaced_after_it_fails_tls_is_re_filtered(typed, rows_before, rows_after):
+    """A CONNECT is recorded when the proxy answers 200 and again when TLS fails: the filter sees the new record."""
+    store = SessionStore()
+    tunnel = _open_tunnel()
+    store.add(tunnel)
+    store.add(record(2))
+    app = InspectorApp(store, info=SessionInfo(), source="live")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("slash", *typed)
+        await pilot.pause(0.3)
+        table = app.query_one(ExchangeTable)
+        assert len(table.rows) == rows_before
+        store.add(_failed_tls(tunnel))
+        await pilot.pause(0.5)
+        assert len(table.rows) == rows_after
+        assert f"{rows_after} / 2 rows" in str(app.query_one("#row-count").render())
+        if rows_after:
+            assert table.current is not None and table.current.hop is Hop.TLS

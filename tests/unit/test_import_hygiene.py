@@ -16,6 +16,8 @@ CORE = [
     "inspector.report",
     "inspector.upstream",
     "inspector.lines",
+    "inspector.filtering",
+    "inspector.view",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 
