@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from ..diagnose import Finding, diagnose
 from ..filtering import FilterError, parse
@@ -31,8 +31,9 @@ from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
 from ..view import ExchangeView
 from .guard import guarded
-from .screens import ConfirmScreen, HelpScreen
+from .screens import KEYS, ConfirmScreen, HelpScreen, KeyHelp
 from .widgets.exchange_table import ExchangeTable, TableHeader
+from .widgets.keybar import KeyBar
 from .widgets.panels import DetailPane, FindingsPanel, NpmOutput, SetupPane, Status, StatusBar
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ INGEST_INTERVAL = 0.2
 DIAGNOSE_INTERVAL = 1.0
 NARROW_BELOW = 150
 """Terminals narrower than this stack the table above the side panel."""
+SHORT_BELOW = 32
+"""Terminals lower than this give the findings more room and fold the header."""
+COMPACT_HEADER_BELOW = 100
+"""Terminals narrower than this fold the header too."""
 
 
 class InspectorApp(App[int]):
@@ -58,10 +63,23 @@ class InspectorApp(App[int]):
         Binding("r", "reveal", "Reveal", show=False),
         Binding("e", "export", "Export HAR"),
         Binding("p", "toggle_pause", "Pause"),
+        Binding("h", "toggle_header", "Header", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_inspector", "Quit"),
-        Binding("escape", "escape", "Clear filter", show=False),
+        Binding("escape", "escape", "Clear filter"),
     ]
+    KEY_PRIORITY: tuple[str, ...] = (
+        "help",
+        "quit_inspector",
+        "focus_filter",
+        "show_tab('findings')",
+        "copy_command",
+        "show_tab('detail')",
+        "show_tab('npm')",
+        "toggle_pause",
+        "export",
+    )
+    """The key bar's order of importance (actions): what a narrow terminal keeps first. Help lists all."""
 
     paused: reactive[bool] = reactive(False)
 
@@ -102,6 +120,8 @@ class InspectorApp(App[int]):
         self._diagnosed_version = -1
         self._next_diagnosis = 0.0
         self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
+        self.header_expanded: bool | None = None
+        """None: the header folds on small terminals; True/False: the user chose with ``h``."""
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -125,7 +145,7 @@ class InspectorApp(App[int]):
                 else:
                     with TabPane("npm", id="npm"):
                         yield NpmOutput(id="npm-output")
-        yield Footer()
+        yield KeyBar(self.KEY_PRIORITY)
 
     def on_mount(self) -> None:
         # keep the widgets: timers fire while a modal screen is on top, where app.query_one cannot see them
@@ -162,7 +182,22 @@ class InspectorApp(App[int]):
 
     def on_resize(self) -> None:
         if self.screen_stack:
-            self.screen_stack[0].set_class(self.size.width < NARROW_BELOW, "narrow")
+            main = self.screen_stack[0]
+            main.set_class(self.size.width < NARROW_BELOW, "narrow")
+            main.set_class(self.size.height < SHORT_BELOW, "short")
+        self._fold_header()
+
+    @property
+    def header_compact(self) -> bool:
+        """Is the header folded (two lines that never wrap)? Small terminals fold it unless the user said otherwise."""
+        if self.header_expanded is not None:
+            return not self.header_expanded
+        return self.size.height < SHORT_BELOW or self.size.width < COMPACT_HEADER_BELOW
+
+    def _fold_header(self) -> None:
+        """Apply :attr:`header_compact` to the header's widgets (the demo adds its banner)."""
+        if hasattr(self, "status_bar"):
+            self.status_bar.compact = self.header_compact
 
     def _journal_failed(self, message: str) -> None:
         """The journal stopped writing (disk full, unwritable): say so; capture goes on in memory."""
@@ -410,8 +445,16 @@ class InspectorApp(App[int]):
             self.view.sync()
         self._update_status()
 
+    def help_keys(self) -> tuple[tuple[str, tuple[KeyHelp, ...]], ...]:
+        """Sections of keys the help shows before the dashboard's own (the demo adds its keys)."""
+        return ()
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(KEYS, self.help_keys()))
+
+    def action_toggle_header(self) -> None:
+        self.header_expanded = self.header_compact
+        self._fold_header()
 
     async def action_quit_inspector(self) -> None:
         if self.live is not None:
@@ -432,6 +475,8 @@ class InspectorApp(App[int]):
             ("Reveal secrets", "Show secrets in the detail pane, after asking (r)", self.action_reveal),
             ("Export HAR", "Save a redacted HAR of this session (e)", self.action_export),
             ("Pause / resume", "Freeze the live view; capture continues (p)", self.action_toggle_pause),
+            ("Expand / collapse the header", "Show every detail of the session at the top, or fold it to two lines (h)", self.action_toggle_header),
+            ("Follow new exchanges", "Go to the last exchange and follow the tail (End)", self.view.last),
             ("Help", "Keys and outcomes (?)", self.action_help),
             ("Quit npm-inspect", "Stop npm and the proxy (q)", self.action_quit_inspector),
         ):
