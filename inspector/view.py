@@ -236,19 +236,24 @@ class ExchangeView(Sequence[Exchange]):
         query = self._query
         positions = self._positions
         # new records, in arrival order (their latest version: the store keeps only that)
-        fresh: set[str] = set()
-        for position in range(seen, total):
-            exchange = store[position]
-            fresh.add(exchange.id)
-            if exchange.run > runs:
-                runs = exchange.run
-            if query is None or query(exchange):
-                positions.append(position)
-                added += 1
+        new = list(map(store.__getitem__, range(seen, total)))
+        if new:
+            runs = max(runs, max(e.run for e in new))
+            if query is None:
+                positions.extend(range(seen, total))
+                added = len(new)
+            else:
+                for position, exchange in enumerate(new, seen):
+                    if query(exchange):
+                        positions.append(position)
+                        added += 1
         self._seen = total
         # records the view had already taken and that were replaced since: filter them again
         lost_focus: int | None = None
-        replaced = {exchange.id for exchange in batch if exchange.id not in fresh} if seen else ()
+        replaced: set[str] = set()
+        if seen and batch:
+            fresh = {e.id for e in new}
+            replaced = {e.id for e in batch if e.id not in fresh}
         for exchange_id in replaced:
             position = store.position(exchange_id)
             if position is None or position >= seen:
@@ -302,7 +307,10 @@ class ExchangeView(Sequence[Exchange]):
             self._positions = list(range(total))
         else:
             self._positions = [p for p in range(total) if query(store[p])]
-        self.runs = max((store[p].run for p in range(total)), default=0)
+        # a record keeps its run when re-emitted: only records not taken yet can raise the count (unless starting over)
+        since = self._seen if keep_focus and self._seen <= total else 0
+        newest = max((store[p].run for p in range(since, total)), default=0)
+        self.runs = max(self.runs, newest) if since else newest
         self._seen = total
         focus = self._focus if keep_focus else None
         self._focus_index = None

@@ -167,7 +167,7 @@ class ExchangeTable(ScrollView, can_focus=True):
         cursor = self.view.focus_index
         if cursor != self._drawn_cursor or change.refreshed:
             self._drawn_cursor = cursor
-            if self.view.following and not change.refreshed:
+            if self.view.following and change.added and not change.refreshed:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
             else:
                 self._scroll_to_cursor()
