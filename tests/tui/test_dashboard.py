@@ -353,3 +353,18 @@ async def test_the_palette_offers_every_action_key(session):
         helps = " ".join(c.help for c in app.get_system_commands(app.screen))
         for key in _key_displays(app, [b for b in InspectorApp.BINDINGS]):
             assert f"({key})" in helps, f"no palette command for {key}"
+
+
+async def test_the_detail_follows_its_exchange_when_the_record_is_replaced():
+    store = SessionStore()
+    tunnel = _open_tunnel()
+    store.add(tunnel)
+    app = InspectorApp(store, info=SessionInfo(), source="live")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "TLS error" not in _static_text(app)
+        store.add(_failed_tls(tunnel))
+        await pilot.pause(0.5)
+        assert "TLS error" in _static_text(app) and "npm rejected the inspector's certificate" in _static_text(app)

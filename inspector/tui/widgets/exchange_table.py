@@ -22,7 +22,6 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...filtering import Query
 from ...outcome import outcome_of
 from ...records import Exchange
 from ...view import ExchangeView, ViewChange
@@ -150,9 +149,6 @@ class ExchangeTable(ScrollView, can_focus=True):
     @property
     def current(self) -> Exchange | None:
         return self.view.focus
-
-    def apply_filter(self, query: Query | None) -> None:
-        self.view.set_filter(query)
 
     def select_id(self, exchange_id: str) -> bool:
         return self.view.focus_on(exchange_id)
