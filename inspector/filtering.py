@@ -2,7 +2,8 @@
 
 Terms are AND-ed. ``key:value`` terms: ``status`` (``403``, ``4xx``, ``error``),
 ``hop``, ``host``, ``path``, ``method``, ``kind`` (``connect``/``http``),
-``outcome`` (see :mod:`inspector.outcome`), ``id`` (comma-separated). A bare
+``outcome`` (see :mod:`inspector.outcome`), ``id`` (comma-separated), ``run``
+(a run number of the session, or several comma-separated: ``run:2``). A bare
 word matches host or path. A leading ``-`` negates a term.
 """
 
@@ -16,7 +17,7 @@ from .outcome import outcome_of
 from .records import Exchange
 
 Predicate = Callable[[Exchange], bool]
-KEYS = ("status", "hop", "host", "path", "method", "kind", "outcome", "id")
+KEYS = ("status", "hop", "host", "path", "method", "kind", "outcome", "id", "run")
 
 
 class FilterError(ValueError):
@@ -47,6 +48,14 @@ def _status(value: str) -> Predicate:
     raise FilterError(f"status:{value} — use a code (403), a class (4xx) or 'error'")
 
 
+def _run(value: str) -> Predicate:
+    numbers = value.split(",")
+    if not all(n.isascii() and n.isdigit() and int(n) >= 1 for n in numbers):
+        raise FilterError(f"run:{value} — use a run number of this session (run:2) or several (run:1,2)")
+    runs = frozenset(int(n) for n in numbers)
+    return lambda e: e.run in runs
+
+
 def _term(term: str) -> Predicate:
     key, sep, value = term.partition(":")
     if not sep or key.lower() not in KEYS:
@@ -68,6 +77,8 @@ def _term(term: str) -> Predicate:
         return lambda e: e.kind == needle
     if key == "outcome":
         return lambda e: outcome_of(e).word == needle
+    if key == "run":
+        return _run(value)
     ids = frozenset(value.split(","))
     return lambda e: e.id in ids
 

@@ -162,6 +162,8 @@ class Exchange:
     error: ErrorInfo | None = None
     decrypted: bool = True
     """False when the tunnel passed through unopened (metadata-only)."""
+    run: int = 1
+    """Which npm run of the session made it (1 for the first; files from before runs existed read as 1)."""
 
     @property
     def url(self) -> str:
@@ -254,4 +256,5 @@ def from_dict(data: dict[str, Any]) -> Exchange:
         tls=_build(TlsInfo, tls),
         error=_build(ErrorInfo, data.get("error")),
         decrypted=bool(data.get("decrypted", True)),
+        run=int(data.get("run") or 1),
     )

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from ..diagnose import Finding, diagnose
 from ..errors import InspectorError
@@ -30,9 +30,11 @@ from ..journal import JournalFollower, JournalWriter
 from ..live import LiveSession
 from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
+from ..view import ExchangeView
 from .guard import guarded
-from .screens import ConfirmScreen, HelpScreen
+from .screens import KEYS, ConfirmScreen, HelpScreen, KeyHelp
 from .widgets.exchange_table import ExchangeTable, TableHeader
+from .widgets.keybar import KeyBar
 from .widgets.panels import DetailPane, FindingsPanel, NpmOutput, SetupPane, Status, StatusBar
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ INGEST_INTERVAL = 0.2
 DIAGNOSE_INTERVAL = 1.0
 NARROW_BELOW = 150
 """Terminals narrower than this stack the table above the side panel."""
+SHORT_BELOW = 32
+"""Terminals lower than this give the findings more room and fold the header."""
+COMPACT_HEADER_BELOW = 100
+"""Terminals narrower than this fold the header too."""
 
 
 class InspectorApp(App[int]):
@@ -58,10 +64,23 @@ class InspectorApp(App[int]):
         Binding("r", "reveal", "Reveal", show=False),
         Binding("e", "export", "Export HAR"),
         Binding("p", "toggle_pause", "Pause"),
+        Binding("h", "toggle_header", "Header", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_inspector", "Quit"),
-        Binding("escape", "escape", "Clear filter", show=False),
+        Binding("escape", "escape", "Clear filter"),
     ]
+    KEY_PRIORITY: tuple[str, ...] = (
+        "help",
+        "quit_inspector",
+        "focus_filter",
+        "show_tab('findings')",
+        "copy_command",
+        "show_tab('detail')",
+        "show_tab('npm')",
+        "toggle_pause",
+        "export",
+    )
+    """The key bar's order of importance (actions): what a narrow terminal keeps first. Help lists all."""
 
     paused: reactive[bool] = reactive(False)
 
@@ -84,6 +103,8 @@ class InspectorApp(App[int]):
         self.journal = journal
         self.follower = follower
         self.store = store
+        self.view = ExchangeView(store)
+        """Filter, rows, focus and follow-the-tail: the table only draws it."""
         self.live = live
         self.info = info or (live.info if live else SessionInfo())
         self.snapshot = snapshot or (live.prep.snapshot if live and live.prep else NpmConfigSnapshot())
@@ -100,6 +121,8 @@ class InspectorApp(App[int]):
         self._diagnosed_version = -1
         self._next_diagnosis = 0.0
         self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
+        self.header_expanded: bool | None = None
+        """None: the header folds on small terminals; True/False: the user chose with ``h``."""
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -108,7 +131,7 @@ class InspectorApp(App[int]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield TableHeader(id="table-header")
-                yield ExchangeTable(self.store, id="table")
+                yield ExchangeTable(self.view, id="table")
                 with Horizontal(id="filter-row"):
                     yield Input(placeholder="/ filter: status:403 hop:proxy host:registry method:CONNECT …", id="filter")
                     yield Static("0 rows", id="row-count")
@@ -123,7 +146,7 @@ class InspectorApp(App[int]):
                 else:
                     with TabPane("npm", id="npm"):
                         yield NpmOutput(id="npm-output")
-        yield Footer()
+        yield KeyBar(self.KEY_PRIORITY)
 
     def on_mount(self) -> None:
         # keep the widgets: timers fire while a modal screen is on top, where app.query_one cannot see them
@@ -160,7 +183,22 @@ class InspectorApp(App[int]):
 
     def on_resize(self) -> None:
         if self.screen_stack:
-            self.screen_stack[0].set_class(self.size.width < NARROW_BELOW, "narrow")
+            main = self.screen_stack[0]
+            main.set_class(self.size.width < NARROW_BELOW, "narrow")
+            main.set_class(self.size.height < SHORT_BELOW, "short")
+        self._fold_header()
+
+    @property
+    def header_compact(self) -> bool:
+        """Is the header folded (two lines that never wrap)? Small terminals fold it unless the user said otherwise."""
+        if self.header_expanded is not None:
+            return not self.header_expanded
+        return self.size.height < SHORT_BELOW or self.size.width < COMPACT_HEADER_BELOW
+
+    def _fold_header(self) -> None:
+        """Apply :attr:`header_compact` to the header's widgets (the demo adds its banner)."""
+        if hasattr(self, "status_bar"):
+            self.status_bar.compact = self.header_compact
 
     def _journal_failed(self, message: str) -> None:
         """The journal stopped writing (disk full, unwritable): say so; capture goes on in memory."""
@@ -187,16 +225,15 @@ class InspectorApp(App[int]):
 
     @guarded()
     def _ingest(self) -> None:
-        table = self.table
         if self.follower is not None:
             self.info = self.follower.parser.info
             self.snapshot = self.follower.parser.config or self.snapshot
         if not self.paused:
-            table.ingest()
+            self.view.sync()
         self._update_status()
 
     def _update_status(self) -> None:
-        table = self.table
+        view = self.view
         by_hop, failures, size = self._counts
         live = self.live
         self.status_bar.status = Status(
@@ -206,15 +243,15 @@ class InspectorApp(App[int]):
             npm=" ".join(self.info.npm_argv),
             npm_state=live.npm_state if live else (f"exit {self.info.npm_exit}" if self.info.npm_exit is not None else ""),
             total=len(self.store),
-            shown=len(table.rows),
+            shown=len(view),
             by_hop=by_hop,
             failures_by_hop=failures,
             bytes=size,
             paused=self.paused,
-            pending=len(self.store) - table._seen,
+            pending=view.pending,
             source=self.source,
         )
-        self.row_count.update(f"{len(table.rows)} / {len(self.store)} rows")
+        self.row_count.update(f"{len(view)} / {len(self.store)} rows")
 
     def _schedule_diagnosis(self) -> None:
         """At most once a second, and never more than a fifth of the time (100k records take a while)."""
@@ -300,7 +337,7 @@ class InspectorApp(App[int]):
 
     @guarded()
     def _show_detail(self) -> None:
-        current = self.table.current
+        current = self.view.focus
         reveal = self.reveal_secret if self.revealed else None
         self.detail_pane.show(current, reveal)
 
@@ -312,9 +349,8 @@ class InspectorApp(App[int]):
         query = f"id:{ids}"
         self.filter_input.value = query
         self._apply_filter(query)
-        table = self.table
-        table.select_id(event.finding.evidence[0].exchange_id)
-        table.focus()
+        self.view.focus_on(event.finding.evidence[0].exchange_id)
+        self.table.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -334,7 +370,7 @@ class InspectorApp(App[int]):
             return
         field.remove_class("-invalid")
         field.tooltip = None
-        self.table.apply_filter(query)
+        self.view.set_filter(query)
         self._update_status()
 
     def action_focus_filter(self) -> None:
@@ -410,11 +446,19 @@ class InspectorApp(App[int]):
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
-            self.table.ingest()
+            self.view.sync()
         self._update_status()
 
+    def help_keys(self) -> tuple[tuple[str, tuple[KeyHelp, ...]], ...]:
+        """Sections of keys the help shows before the dashboard's own (the demo adds its keys)."""
+        return ()
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(KEYS, self.help_keys()))
+
+    def action_toggle_header(self) -> None:
+        self.header_expanded = self.header_compact
+        self._fold_header()
 
     async def action_quit_inspector(self) -> None:
         if self.live is not None:
@@ -435,6 +479,8 @@ class InspectorApp(App[int]):
             ("Reveal secrets", "Show secrets in the detail pane, after asking (r)", self.action_reveal),
             ("Export HAR", "Save a redacted HAR of this session (e)", self.action_export),
             ("Pause / resume", "Freeze the live view; capture continues (p)", self.action_toggle_pause),
+            ("Expand / collapse the header", "Show every detail of the session at the top, or fold it to two lines (h)", self.action_toggle_header),
+            ("Follow new exchanges", "Go to the last exchange and follow the tail (End)", self.view.last),
             ("Help", "Keys and outcomes (?)", self.action_help),
             ("Quit npm-inspect", "Stop npm and the proxy (q)", self.action_quit_inspector),
         ):

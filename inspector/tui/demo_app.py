@@ -6,7 +6,7 @@ import asyncio
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -19,6 +19,7 @@ from ..lab.world import DemoWorld
 from ..live import LiveSession
 from ..runner import RunRequest
 from .app import InspectorApp
+from .screens import KeyHelp
 
 
 class ScenarioMenu(ModalScreen[str | None]):
@@ -63,6 +64,12 @@ class DemoApp(InspectorApp):
         Binding("s", "scenarios", "Scenarios"),
         Binding("n", "next_scenario", "Next"),
     ]
+    KEY_PRIORITY = ("help", "apply_fix", "next_scenario", "scenarios", *InspectorApp.KEY_PRIORITY[1:])
+    DEMO_KEYS: tuple[KeyHelp, ...] = (
+        ("x", "apply the top finding's fix to this demo's own npm config and run npm again"),
+        ("s", "scenarios: open another one"),
+        ("n", "the next scenario"),
+    )
     CSS = """
     #scenario-menu { width: 80; max-width: 95%; height: auto; max-height: 80%; border: round $primary; background: $panel; }
     ScenarioMenu { align: center middle; }
@@ -74,6 +81,7 @@ class DemoApp(InspectorApp):
         self.position = position
         self.next_scenario: str | None = None
         self.fixed: bool | None = None
+        self._banner_extra: Text | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -83,9 +91,31 @@ class DemoApp(InspectorApp):
         super().on_mount()
         self.mount(DemoBanner(self._story(), id="demo-banner"), after=self.status_bar)
 
+    def _fold_header(self) -> None:
+        super()._fold_header()
+        for banner in self.query(DemoBanner):
+            banner.update(self._story(self._banner_extra))
+
+    def _show_banner(self, extra: Text) -> None:
+        self.query_one(DemoBanner).update(self._story(extra))
+
     def _story(self, extra: Text | None = None) -> Text:
+        """The scenario's story and keys; folded (small terminals, ``h``) to its title and the latest news."""
+        self._banner_extra = extra
         n, total = self.position
         s = self.scenario
+        if self.header_compact:
+            text = Text.assemble(
+                ("demo ", "bold"),
+                (f"{n}/{total} ", "dim"),
+                (f"{s.name}: ", "bold"),
+                (s.title, "bold"),
+                ("  (h: the story)", "dim"),
+            )
+            if extra is not None:
+                text.append("\n")
+                text.append_text(extra)
+            return text
         text = Text.assemble(
             ("demo ", "bold"),
             (f"{n}/{total} ", "dim"),
@@ -108,6 +138,15 @@ class DemoApp(InspectorApp):
             text.append_text(extra)
         return text
 
+    def help_keys(self) -> tuple[tuple[str, tuple[KeyHelp, ...]], ...]:
+        return (("This demo", self.DEMO_KEYS),)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Apply the fix", "Apply the top finding's fix to this demo's npm config and run npm again (x)", self.action_apply_fix)
+        yield SystemCommand("Scenarios", "Open another demo scenario (s)", self.action_scenarios)
+        yield SystemCommand("Next scenario", "Open the next demo scenario (n)", self.action_next_scenario)
+
     def action_scenarios(self) -> None:
         def chosen(name: str | None) -> None:
             if name and name != self.scenario.name:
@@ -122,7 +161,6 @@ class DemoApp(InspectorApp):
         await self.action_quit_inspector()
 
     def action_apply_fix(self) -> None:
-        banner = self.query_one(DemoBanner)
         if self.live is not None and self.live.npm_state == "running":
             self.notify("npm is still running: wait for it to finish.", severity="warning")
             return
@@ -131,7 +169,7 @@ class DemoApp(InspectorApp):
             message = "Nothing to fix here: this is what a healthy install looks like." if not self.findings else "This finding has no config change to apply."
             self.notify(message)
             return
-        banner.update(self._story(Text(f"Applying the fix for {finding.rule}…", style="bold")))
+        self._show_banner(Text(f"Applying the fix for {finding.rule}…", style="bold"))
         self._apply_and_rerun()
 
     @work(exclusive=True, group="fix")
@@ -149,7 +187,7 @@ class DemoApp(InspectorApp):
         if old is not None:
             await asyncio.to_thread(old.stop)
         self.store.clear()
-        self.table.reset()
+        self.view.reset()
         self.findings = []
         self.findings_panel.update_findings([])
         live = LiveSession(RunRequest(argv=self.world.argv, cwd=str(self.world.project), env=self.world.npm_env()), self.store)
@@ -157,7 +195,7 @@ class DemoApp(InspectorApp):
         self.live = live
         self.info = live.info
         self.reveal_secret = live.reveal
-        banner.update(self._story(Text.assemble(("Applied: ", "bold"), "; ".join(applied.commands), (" — running npm again…", "dim"))))
+        self._show_banner(Text.assemble(("Applied: ", "bold"), "; ".join(applied.commands), (" — running npm again…", "dim")))
         await self._run_npm().wait()
         exit_code = live.info.npm_exit
         self.fixed = exit_code == 0
@@ -168,4 +206,4 @@ class DemoApp(InspectorApp):
             "; ".join(applied.commands),
             (" (only this demo's temporary npm config was changed)", "dim"),
         )
-        banner.update(self._story(verdict))
+        self._show_banner(verdict)

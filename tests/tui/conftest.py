@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import Input
 
 from inspector.records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
 from inspector.session import SessionInfo, SessionStore
@@ -29,6 +30,18 @@ def utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch):
+    """Inputs start with a steady cursor: a blinking one makes snapshots depend on timing."""
+    mount = Input._on_mount
+
+    def steady(self, event):
+        self.cursor_blink = False  # before Input sets up its blink timer, which then stays paused
+        mount(self, event)
+
+    monkeypatch.setattr(Input, "_on_mount", steady)
 
 
 def record(n: int, **fields) -> Exchange:

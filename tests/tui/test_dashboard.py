@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from inspector.records import ErrorInfo, Hop, TlsInfo
+from inspector.session import SessionInfo, SessionStore
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmScreen, HelpScreen
 from inspector.tui.widgets.exchange_table import ExchangeTable
@@ -247,3 +251,120 @@ async def test_following_a_session_another_npm_inspect_writes(tmp_path):
     finally:
         follower.stop()
         writer.close()
+
+
+
+def _open_tunnel():
+    return record(1, kind="connect", method="CONNECT", scheme="", path="", status=200, reason="Connection established",
+                  hop=Hop.PROXY, state="open", content_type=None, body_preview=None, bytes_received=0)
+
+
+def _failed_tls(tunnel):
+    return replace(tunnel, hop=Hop.TLS, state="done", tls=TlsInfo(failed_by=Hop.CLIENT, error="unknown ca"),
+                   error=ErrorInfo("tls", "npm rejected the inspector's certificate"))
+
+
+@pytest.mark.parametrize("typed, rows_before, rows_after", [("hop:tls", 0, 1), ("hop:proxy", 1, 0)])
+async def test_a_tunnel_replaced_after_it_fails_tls_is_re_filtered(typed, rows_before, rows_after):
+    """A CONNECT is recorded when the proxy answers 200 and again when TLS fails: the filter sees the new record."""
+    store = SessionStore()
+    tunnel = _open_tunnel()
+    store.add(tunnel)
+    store.add(record(2))
+    app = InspectorApp(store, info=SessionInfo(), source="live")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("slash", *typed)
+        await pilot.pause(0.3)
+        table = app.query_one(ExchangeTable)
+        assert len(table.rows) == rows_before
+        store.add(_failed_tls(tunnel))
+        await pilot.pause(0.5)
+        assert len(table.rows) == rows_after
+        assert f"{rows_after} / 2 rows" in str(app.query_one("#row-count").render())
+        if rows_after:
+            assert table.current is not None and table.current.hop is Hop.TLS
+
+
+def _two_runs() -> SessionStore:
+    store, _ = proxy_407_session()
+    store.add(record(20, kind="connect", method="CONNECT", scheme="", path="", status=200, hop=Hop.PROXY, run=2,
+                     content_type=None, body_preview=None, bytes_received=0))
+    store.add(record(21, run=2))
+    return store
+
+
+async def test_a_run_column_appears_only_when_the_session_has_a_second_run(session):
+    store, info = session
+    app = InspectorApp(store, info=info, source="live")
+    async with app.run_test(size=(120, 36)) as pilot:
+        header = app.query_one("#table-header")
+        assert not header.render_line(0).text.startswith("run")
+        store.add(record(20, run=2))
+        await pilot.pause(0.5)
+        assert header.render_line(0).text.split()[:2] == ["run", "time"]
+        rows = row_texts(app)
+        assert rows[0].split()[0] == "1" and rows[-1].split()[0] == "2"
+
+
+async def test_the_filter_knows_run_numbers():
+    app = InspectorApp(_two_runs(), info=SessionInfo(), source="open")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("slash", *"run:2")
+        await pilot.pause()
+        assert [e.id for e in app.view] == ["ex-20", "ex-21"]
+        await pilot.press("escape", "slash", *"run:1 hop:proxy")
+        await pilot.pause()
+        assert len(app.view) == 3
+
+
+def _key_displays(app, bindings) -> set[str]:
+    """Every key of these bindings as the user sees it (``up,k`` → ``↑``, ``k``)."""
+    from textual.binding import Binding
+
+    spelled = {"esc": "escape", "⏎": "enter"}  # the help and the palette spell these out
+    shown = set()
+    for binding in bindings:
+        if binding.key_display:
+            shown.add(binding.key_display)
+            continue
+        for key in binding.key.split(","):
+            display = app.get_key_display(Binding(key.strip(), ""))
+            shown.add(spelled.get(display, display))
+    return shown
+
+
+async def test_every_key_is_in_the_help_with_its_text(session):
+    from inspector.tui.screens import KEYS
+
+    app = app_for(session)
+    async with app.run_test(size=(120, 36)) as pilot:
+        keys = _key_displays(app, [*InspectorApp.BINDINGS, *ExchangeTable.BINDINGS])
+        listed = {part for key, text in KEYS if text.strip() for part in key.split()}
+        listed |= {key for key, _ in KEYS}
+        missing = {k for k in keys if k not in listed and k.lower() not in {p.lower() for p in listed}}
+        assert not missing, f"keys without a help row: {missing}"
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.keys == KEYS
+
+
+async def test_the_palette_offers_every_action_key(session):
+    app = app_for(session)
+    async with app.run_test(size=(120, 36)):
+        helps = " ".join(c.help for c in app.get_system_commands(app.screen))
+        for key in _key_displays(app, [b for b in InspectorApp.BINDINGS]):
+            assert f"({key})" in helps, f"no palette command for {key}"
+
+
+async def test_the_detail_follows_its_exchange_when_the_record_is_replaced():
+    store = SessionStore()
+    tunnel = _open_tunnel()
+    store.add(tunnel)
+    app = InspectorApp(store, info=SessionInfo(), source="live")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "TLS error" not in _static_text(app)
+        store.add(_failed_tls(tunnel))
+        await pilot.pause(0.5)
+        assert "TLS error" in _static_text(app) and "npm rejected the inspector's certificate" in _static_text(app)

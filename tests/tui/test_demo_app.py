@@ -10,6 +10,7 @@ from inspector.live import LiveSession
 from inspector.runner import RunRequest
 from inspector.session import SessionStore
 from inspector.tui.demo_app import DemoApp, ScenarioMenu
+from inspector.tui.screens import HelpScreen
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +40,11 @@ async def test_x_applies_the_fix_and_the_scenario_turns_green(demo_lab):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait(pilot, lambda: live.npm_state == "exit 1" and app.findings)
             assert app.findings[0].rule == "proxy-auth-required"
+            # the demo's own keys are in its help and its palette
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen) and ("This demo", DemoApp.DEMO_KEYS) in app.screen.extra
+            await pilot.press("escape")
+            assert {"Apply the fix", "Scenarios", "Next scenario"} <= {c.title for c in app.get_system_commands(app.screen)}
             await pilot.press("x")
             await wait(pilot, lambda: app.fixed is not None, 60)
             assert app.fixed is True and app.live.info.npm_exit == 0

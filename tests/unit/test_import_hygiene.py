@@ -20,6 +20,8 @@ CORE = [
     "inspector.listener",
     "inspector.output",
     "inspector.vault",
+    "inspector.filtering",
+    "inspector.view",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 

@@ -1,8 +1,10 @@
 """Records: plain data that survives JSON and says what it is."""
 
 import json
+from dataclasses import replace
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 from inspector.records import Exchange, Hop, from_dict, to_dict
 from tests.strategies import exchanges, make_exchange
@@ -11,6 +13,18 @@ from tests.strategies import exchanges, make_exchange
 @given(exchanges)
 def test_a_record_survives_a_json_round_trip(exchange: Exchange):
     assert from_dict(json.loads(json.dumps(to_dict(exchange)))) == exchange
+
+
+@given(exchanges, st.integers(min_value=1, max_value=10_000))
+def test_the_run_number_survives_a_json_round_trip(exchange: Exchange, run: int):
+    numbered = replace(exchange, run=run)
+    assert from_dict(json.loads(json.dumps(to_dict(numbered)))).run == run
+
+
+def test_a_record_saved_before_runs_existed_reads_as_run_1():
+    data = to_dict(make_exchange(run=3))
+    del data["run"]
+    assert from_dict(data).run == 1
 
 
 def test_unknown_keys_are_ignored_and_missing_ones_defaulted():

@@ -1,9 +1,11 @@
-"""The live exchanges table: a virtualised view over the session store.
+"""The live exchanges table: renders an :class:`~inspector.view.ExchangeView`, and nothing more.
 
-Textual's DataTable measures every new row and rebuilds caches over all rows,
-which stalls at tens of thousands of rows. This widget keeps only a list of
-store positions that pass the filter and renders just the visible lines, with
-fixed column widths, so 100,000 rows cost no more to draw than 30.
+The view (plain Python, no Textual) owns the filter, the rows, the focus and
+follow-the-tail; this widget draws the visible lines from it and turns keys
+and clicks into view operations. Textual's DataTable measures every new row
+and rebuilds caches over all rows, which stalls at tens of thousands of rows;
+here only the visible lines are rendered, with fixed column widths and a
+per-row cache, so 100,000 rows cost no more to draw than 30.
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...filtering import Query
 from ...outcome import outcome_of
 from ...records import Exchange
-from ...session import SessionStore
+from ...view import ExchangeView, ViewChange
 from ..guard import guarded
 
 
@@ -35,6 +35,9 @@ class Column:
     flex: int = 0
     align: str = "left"
 
+
+RUN = Column("run", 3, align="right")
+"""Shown only when the session holds more than one npm run."""
 
 COLUMNS = (
     Column("time", 8),
@@ -48,14 +51,19 @@ COLUMNS = (
 )
 
 
-def column_widths(total: int) -> list[int]:
+def columns_for(runs: int) -> tuple[Column, ...]:
+    """The table's columns: a narrow ``run`` column first once a second run exists."""
+    return (RUN, *COLUMNS) if runs > 1 else COLUMNS
+
+
+def column_widths(total: int, columns: tuple[Column, ...] = COLUMNS) -> list[int]:
     """Fixed widths, with what is left shared by the flexible columns (host, path)."""
-    gaps = len(COLUMNS) - 1
-    fixed = sum(c.width for c in COLUMNS) + gaps
+    gaps = len(columns) - 1
+    fixed = sum(c.width for c in columns) + gaps
     spare = max(0, total - fixed)
-    flex_total = sum(c.flex for c in COLUMNS) or 1
+    flex_total = sum(c.flex for c in columns) or 1
     widths = []
-    for c in COLUMNS:
+    for c in columns:
         widths.append(c.width + (spare * c.flex) // flex_total if c.flex else c.width)
     return widths
 
@@ -66,10 +74,10 @@ def _fit(text: str, width: int, align: str = "left") -> str:
     return text.rjust(width) if align == "right" else text.ljust(width)
 
 
-def row_cells(e: Exchange) -> list[str]:
+def row_cells(e: Exchange, columns: tuple[Column, ...] = COLUMNS) -> list[str]:
     outcome = outcome_of(e)
     total = e.timings.total
-    return [
+    cells = [
         time.strftime("%H:%M:%S", time.localtime(e.started)),
         f"{outcome.glyph} {outcome.word}",
         e.method,
@@ -79,10 +87,11 @@ def row_cells(e: Exchange) -> list[str]:
         e.hop.value if e.hop else "?",
         f"{total:.0f}" if total is not None else ("open" if e.state == "open" else "-"),
     ]
+    return [str(e.run), *cells] if columns[0] is RUN else cells
 
 
 class ExchangeTable(ScrollView, can_focus=True):
-    """One row per CONNECT or request; follows the tail unless the user moves up."""
+    """One row per CONNECT or request, drawn from an :class:`ExchangeView`; keys move the view's focus."""
 
     DEFAULT_CSS = """
     ExchangeTable { height: 1fr; }
@@ -98,11 +107,8 @@ class ExchangeTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Details", show=False),
     ]
 
-    cursor: reactive[int] = reactive(-1, repaint=False)
-    following: reactive[bool] = reactive(True, repaint=False)
-
     class Highlighted(Message):
-        """The cursor moved to another exchange."""
+        """The focus moved to another exchange (or its record was replaced)."""
 
         def __init__(self, exchange: Exchange | None) -> None:
             super().__init__()
@@ -115,92 +121,86 @@ class ExchangeTable(ScrollView, can_focus=True):
             super().__init__()
             self.exchange = exchange
 
-    def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
+    def __init__(self, view: ExchangeView, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.store = store
-        self.rows: list[int] = []
-        """Store positions that pass the filter, in arrival order."""
-        self.query_filter: Query | None = None
-        self._seen = 0
-        self._widths = column_widths(80)
+        self.view = view
+        self._columns = columns_for(view.runs)
+        self._widths = column_widths(80, self._columns)
         self._cache: dict[int, tuple[int, list[Segment]]] = {}
         self._styles: dict[str, Style] = {}
+        self._drawn_cursor = -1
+        view.listen(self._view_changed)
 
-    # -- data ------------------------------------------------------------------------
+    # -- the view's state, for the app and tests ---------------------------------------------
 
-    def ingest(self) -> int:
-        """Take records added to the store since the last call; returns how many rows were added."""
-        total = len(self.store)
-        added = 0
-        query = self.query_filter
-        for position in range(self._seen, total):
-            if query is None or query(self.store[position]):
-                self.rows.append(position)
-                added += 1
-        self._seen = total
-        if added:
-            self._update_size()
-            if self.following:
-                self.cursor = len(self.rows) - 1
-                self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.refresh()
-        return added
+    @property
+    def rows(self):
+        """Store positions of the rows shown (the view's)."""
+        return self.view.positions
 
-    def reset(self) -> None:
-        """Start over after the store was cleared."""
-        self.rows = []
-        self._seen = 0
-        self._cache.clear()
-        self.following = True
-        self.cursor = -1
-        self._update_size()
-        self.refresh()
+    @property
+    def cursor(self) -> int:
+        return self.view.focus_index
 
-    def apply_filter(self, query: Query | None) -> None:
-        """Re-filter every record (the store, not the widget, holds them)."""
-        current = self.current
-        self.query_filter = query
-        self.rows = [p for p in range(len(self.store)) if query is None or query(self.store[p])]
-        self._seen = len(self.store)
-        self._update_size()
-        position = self.store.position(current.id) if current is not None else None
-        if position is not None and position in self.rows:
-            self.cursor = self.rows.index(position)
-        else:
-            self.cursor = len(self.rows) - 1 if self.following else min(max(self.cursor, 0), len(self.rows) - 1)
-        self._scroll_to_cursor()
-        self.refresh()
+    @property
+    def following(self) -> bool:
+        return self.view.following
 
     @property
     def current(self) -> Exchange | None:
-        if 0 <= self.cursor < len(self.rows):
-            return self.store[self.rows[self.cursor]]
-        return None
+        return self.view.focus
 
     def select_id(self, exchange_id: str) -> bool:
-        position = self.store.position(exchange_id)
-        if position is None or position not in self.rows:
-            return False
-        self.following = False
-        self.cursor = self.rows.index(position)
+        return self.view.focus_on(exchange_id)
+
+    # -- reacting to the view ------------------------------------------------------------------
+
+    def _view_changed(self, change: ViewChange) -> None:
+        if not self.is_mounted:
+            return
+        if change.rows_changed:
+            self._update_size()
+        cursor = self.view.focus_index
+        if cursor != self._drawn_cursor or change.refreshed:
+            self._drawn_cursor = cursor
+            if self.view.following and change.added and not change.refreshed:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+            else:
+                self._scroll_to_cursor()
+        if change.focus_moved:
+            self.post_message(self.Highlighted(self.view.focus))
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self._update_size()
+        self._drawn_cursor = self.view.focus_index
         self._scroll_to_cursor()
-        return True
+
+    def on_unmount(self) -> None:
+        self.view.unlisten(self._view_changed)
 
     def _update_size(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.virtual_size = Size(self.size.width, len(self.view))
 
     # -- rendering ------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_size()
+        self._scroll_to_cursor()
         self.refresh()
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self._columns
 
     @property
     def widths(self) -> list[int]:
         """Column widths for the space rows really get (without the scrollbar)."""
-        widths = column_widths(max(40, self.scrollable_content_region.width))
-        if widths != self._widths:
+        columns = columns_for(self.view.runs)
+        widths = column_widths(max(40, self.scrollable_content_region.width), columns)
+        if widths != self._widths or columns != self._columns:
             self._widths = widths
+            self._columns = columns
             self._cache.clear()
             if self.parent is not None:
                 for header in self.parent.query(TableHeader):
@@ -214,23 +214,24 @@ class ExchangeTable(ScrollView, can_focus=True):
         return style
 
     def _segments(self, position: int) -> list[Segment]:
-        exchange = self.store[position]
+        exchange = self.view.store[position]
         cached = self._cache.get(position)
         if cached is not None and cached[0] == id(exchange):
             return cached[1]
         outcome = outcome_of(exchange)
         row_style = self._style(outcome.style) if outcome.word not in ("ok", "open") else Style()
-        cells = row_cells(exchange)
+        columns = self._columns
+        cells = row_cells(exchange, columns)
         segments: list[Segment] = []
-        for i, (cell, column, width) in enumerate(zip(cells, COLUMNS, self._widths)):  # widths checked in render_line
+        for i, (cell, column, width) in enumerate(zip(cells, columns, self._widths)):  # widths checked in render_line
             text = _fit(cell, width, column.align)
             style = row_style
             if column.title in ("outcome", "status", "hop") and outcome.word not in ("ok", "open"):
                 style = row_style + Style(bold=True)
-            elif outcome.word in ("ok", "open") and column.title in ("time", "ms"):
+            elif outcome.word in ("ok", "open") and column.title in ("time", "ms", "run"):
                 style = self._style("dim")
             segments.append(Segment(text, style))
-            if i < len(COLUMNS) - 1:
+            if i < len(columns) - 1:
                 segments.append(Segment(" ", Style()))
         if len(self._cache) > 2000:
             self._cache.clear()
@@ -242,68 +243,57 @@ class ExchangeTable(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
-        if index >= len(self.rows):
+        view = self.view
+        if index >= len(view):
             return Strip.blank(width, self.rich_style)
-        self.widths  # recompute (and drop the cache) if the usable width changed
-        segments = self._segments(self.rows[index])
+        self.widths  # recompute (and drop the cache) if the usable width or the columns changed
+        segments = self._segments(view.position_at(index))
         strip = Strip(segments)
-        if index == self.cursor:
+        if index == view.focus_index:
             highlight = self._style("reverse") if self.app.no_color else self._style("on #2b4a6b")
             if self.has_focus:
                 highlight = highlight + Style(bold=True)
             strip = strip.apply_style(highlight)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
-    # -- cursor -------------------------------------------------------------------------------
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
-        self.post_message(self.Highlighted(self.current))
+    # -- keys and mouse: operations on the view --------------------------------------------------
 
     def _scroll_to_cursor(self) -> None:
-        if self.cursor < 0:
+        cursor = self.view.focus_index
+        if cursor < 0:
             return
         top = self.scroll_offset.y
         height = max(1, self.size.height)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def _move(self, delta: int) -> None:
-        if not self.rows:
-            return
-        self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
-        self.following = self.cursor == len(self.rows) - 1
-        self._scroll_to_cursor()
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False, immediate=True)
+        elif cursor >= top + height:
+            self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
 
     def action_cursor(self, delta: int) -> None:
-        self._move(delta)
+        self.view.move(delta)
 
     def action_page(self, direction: int) -> None:
-        self._move(direction * max(1, self.size.height - 1))
+        self.view.move(direction * max(1, self.size.height - 1))
 
     def action_first(self) -> None:
-        self._move(-len(self.rows))
+        self.view.first()
 
     def action_last(self) -> None:
-        self._move(len(self.rows))
-        self.following = True
+        self.view.last()
 
     def action_select(self) -> None:
-        if self.current is not None:
-            self.post_message(self.Selected(self.current))
+        if self.view.focus is not None:
+            self.post_message(self.Selected(self.view.focus))
 
     def on_click(self, event: events.Click) -> None:
         index = self.scroll_offset.y + event.y
-        if 0 <= index < len(self.rows):
-            self.cursor = index
-            self.following = index == len(self.rows) - 1
+        if 0 <= index < len(self.view):
+            self.view.go(index)
             if event.chain >= 2:
                 self.action_select()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self.following = False
+        self.view.following = False
 
 
 class TableHeader(ScrollView):
@@ -316,7 +306,8 @@ class TableHeader(ScrollView):
     def render_line(self, y: int) -> Strip:
         tables = self.parent.query(ExchangeTable) if self.parent is not None else []
         widths = tables[0].widths if tables else column_widths(max(40, self.size.width))
-        text = " ".join(_fit(c.title, w, c.align) for c, w in zip(COLUMNS, widths))
+        columns = tables[0].columns if tables else COLUMNS
+        text = " ".join(_fit(c.title, w, c.align) for c, w in zip(columns, widths))
         return Strip([Segment(text, Style(bold=True, underline=True))]).crop_extend(0, self.size.width, self.rich_style)
 
     def on_resize(self, event: events.Resize) -> None:

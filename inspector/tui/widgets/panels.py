@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Log, OptionList, Static
+from textual.widgets import OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from ...diagnose import Finding
@@ -42,16 +42,53 @@ class Status:
 
 
 class StatusBar(Static):
-    """Listen address, upstream (password masked), mode, counts by hop, bytes, npm's state."""
+    """Listen address, upstream (password masked), mode, counts by hop, bytes, npm's state.
+
+    Compact (small terminals, or ``h``): two lines that never wrap, what
+    matters most first; expanded: everything, wrapped.
+    """
 
     DEFAULT_CSS = """
     StatusBar { height: auto; padding: 0 1; background: $boost; }
+    StatusBar.-compact { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     status: reactive[Status] = reactive(Status, always_update=True)
+    compact: reactive[bool] = reactive(False, toggle_class="-compact", layout=True)
 
     @guarded(lambda self, error: Text(f"npm-inspect (status unavailable: {error})"))
     def render(self) -> Text:
+        return self._compact() if self.compact else self._full()
+
+    def _compact(self) -> Text:
+        s = self.status
+        upstream = redact_url(s.upstream) if s.upstream else "direct"
+        line1 = Text.assemble(
+            ("npm-inspect ", "bold"),
+            (f"{s.source} " if s.source != "live" else "", "bold yellow"),
+            (s.listen, "bold"),
+            (" → ", "dim"),
+            (upstream, "bold"),
+            (f"  {s.mode}", "dim"),
+        )
+        line2 = Text()
+        if s.paused:
+            line2.append(f"PAUSED ({s.pending} new) ", "bold reverse")
+        if s.npm:
+            state_style = "bold green" if s.npm_state == "exit 0" else "bold red" if s.npm_state.startswith("exit") else "bold yellow"
+            line2.append(s.npm, "bold")
+            line2.append(f" [{s.npm_state}]  ", state_style)
+        line2.append(f"{s.total}", "bold")
+        line2.append(" exchanges", "dim")
+        for hop, n in sorted(s.by_hop.items()):
+            failed = s.failures_by_hop.get(hop)
+            line2.append(f"  {hop} {n}")
+            if failed:
+                line2.append(f" ({failed}✗)", "red")
+        line2.append(f"  {human_size(s.bytes)}", "dim")
+        return Text("\n").join([line1, line2])
+
+    def _full(self) -> Text:
         s = self.status
         upstream = redact_url(s.upstream) if s.upstream else "direct (no upstream proxy)"
         line1 = Text.assemble(
@@ -204,9 +241,15 @@ class SetupPane(Vertical):
         return str(options.get_option_at_index(options.highlighted).prompt)
 
 
-class NpmOutput(Log):
-    """npm's own output, line by line."""
+class NpmOutput(RichLog):
+    """npm's own output, line by line; long lines (npm's error explanations) wrap."""
 
     DEFAULT_CSS = """
     NpmOutput { height: 1fr; }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, min_width=20)
+
+    def write_line(self, line: str) -> None:
+        self.write(Text(line))
