@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnose.findings import ConfigChange
+from ..fixes import apply_to_npmrc
 from ..npmconfig import parse_npmrc
 from .common import (
     ClientConfigSnapshot,
@@ -44,7 +45,6 @@ from .common import (
     read_text,
     resolved_value,
     scope_of_key,
-    split_auth_key,
     strip_flags,
     write_private_file,
     xdg_config_home,
@@ -189,19 +189,22 @@ class BunAdapter:
     def apply_to_copy(
         self, changes: list[ConfigChange], config: RawClientConfig, argv: list[str], *, env: Mapping[str, str]
     ) -> FixCopy:
-        """Registry and proxies as variables, a CA as ``--cafile``, scopes and tokens in a copy of the global bunfig.
+        """Registry and proxies as variables, a CA as ``--cafile``, scopes in a copy of the global bunfig,
+        tokens in a copy of the user ``.npmrc`` (``npm_config_userconfig``, which bun honours).
 
-        The copy is ``$XDG_CONFIG_HOME/.bunfig.toml`` under a temporary ``XDG_CONFIG_HOME``; the project's own
-        bunfig.toml still beats it, so a key set there is reported unverifiable.
+        The bunfig copy is ``$XDG_CONFIG_HOME/.bunfig.toml`` under a temporary ``XDG_CONFIG_HOME``; the project's
+        own bunfig.toml (and a token written there) still wins, so such keys are reported unverifiable.
         """
         raw = config.raw
         args = list(argv)
         set_env: dict[str, str] = {}
         unset: list[str] = []
         unverifiable: list[tuple[ConfigChange, str]] = []
-        bunfig_changes: list[ConfigChange] = []
+        scope_changes: list[ConfigChange] = []
+        token_changes: list[ConfigChange] = []
         for change in changes:
             value = resolved_value(change, raw)
+            _, layer = raw.lookup(change.key)
             if change.key in ("https-proxy", "proxy", "noproxy"):
                 name = {"https-proxy": "HTTPS_PROXY", "proxy": "HTTP_PROXY", "noproxy": "NO_PROXY"}[change.key]
                 if change.action == "delete":
@@ -212,42 +215,38 @@ class BunAdapter:
                 set_env["BUN_CONFIG_REGISTRY"] = value
             elif change.key == "cafile" and change.action != "delete" and value:
                 args = [args[0], *_with_flag(strip_flags(args[1:], CA_FLAGS), f"--cafile={value}")]
-            elif scope_of_key(change.key) or is_auth_key(change.key):
-                bunfig_changes.append(change)
-                _, layer = raw.lookup(change.key)
+            elif scope_of_key(change.key):
+                scope_changes.append(change)
                 if layer is not None and layer.name == "project":
                     unverifiable.append((change, f"{change.key} is set in {layer.path}, which beats the global bunfig"))
+            elif is_auth_key(change.key):
+                token_changes.append(change)
+                if layer is not None and layer.path and layer.path.endswith(".toml"):
+                    unverifiable.append((change, f"{change.key} is set in {layer.path}, which beats .npmrc"))
             else:
                 unverifiable.append((change, self.fix_step(change).unsupported or f"{change.key} cannot be applied to a copy"))
-        if not bunfig_changes:
+        if not scope_changes and not token_changes:
             return FixCopy(Injection(args, set_env, tuple(unset)), unverifiable)
-        data = load_toml(global_bunfig(env))
-        install = data.setdefault("install", {})
-        scopes = install.setdefault("scopes", {})
-        for change in bunfig_changes:
-            value = resolved_value(change, raw)
-            scope = scope_of_key(change.key)
-            if scope:
-                if change.action == "delete":
-                    scopes.pop(scope[1:], None)
-                elif value:
-                    entry = scopes.get(scope[1:])
-                    scopes[scope[1:]] = ({**entry, "url": value} if isinstance(entry, dict) else value)
-                continue
-            nerf, field_name = split_auth_key(change.key)
-            target = next((s for s, e in scopes.items() if auth_nerf(e if isinstance(e, str) else str(e.get("url", ""))) == nerf), None)
-            if field_name != "_authToken" or (target is None and auth_nerf(raw.registry) != nerf):
-                unverifiable.append((change, f"bunfig.toml holds tokens per scope or for the default registry, not for {nerf}"))
-                continue
-            if target is not None:
-                entry = scopes[target]
-                scopes[target] = {**({"url": entry} if isinstance(entry, str) else entry), "token": value}
-            else:
-                install["registry"] = {"url": raw.registry, "token": value}
         workdir = private_workdir()
-        copy = write_private_file(workdir, ".bunfig.toml", dump_toml(data))
-        set_env["XDG_CONFIG_HOME"] = str(workdir)
-        return FixCopy(Injection(args, set_env, tuple(unset), workdir, (copy,)), unverifiable)
+        files: list[Path] = []
+        if scope_changes:
+            data = load_toml(global_bunfig(env))
+            scopes = data.setdefault("install", {}).setdefault("scopes", {})
+            for change in scope_changes:
+                value = resolved_value(change, raw)
+                name = scope_of_key(change.key)[1:]  # type: ignore[index]
+                if change.action == "delete":
+                    scopes.pop(name, None)
+                elif value:
+                    entry = scopes.get(name)
+                    scopes[name] = {**entry, "url": value} if isinstance(entry, dict) else value
+            files.append(write_private_file(workdir, ".bunfig.toml", dump_toml(data)))
+            set_env["XDG_CONFIG_HOME"] = str(workdir)
+        if token_changes:
+            original = read_text(user_npmrc(env)) or ""
+            files.append(write_private_file(workdir, "userconfig.npmrc", apply_to_npmrc(original, token_changes, raw)))
+            set_env["npm_config_userconfig"] = str(files[-1])
+        return FixCopy(Injection(args, set_env, tuple(unset), workdir, tuple(files)), unverifiable)
 
 
 def _with_flag(args: list[str], flag: str) -> list[str]:

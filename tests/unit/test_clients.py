@@ -372,11 +372,12 @@ def test_pnpm_copies_its_global_config_dir_and_says_when_the_project_wins(tmp_pa
         assert [c.key for c, _ in copy.unverifiable] == ["@corp:registry"]
 
 
-def test_bun_copies_the_global_bunfig_with_the_scope_and_its_token(tmp_path):
+def test_bun_copies_scopes_into_a_global_bunfig_and_tokens_into_a_user_npmrc(tmp_path):
     proj = project(tmp_path)
     home = tmp_path / "home"
     (home / ".config").mkdir(parents=True)
     (home / ".config/.bunfig.toml").write_text('[install]\nregistry = "https://r/"\n')
+    (home / ".npmrc").write_text("//npm.corp/:_authToken=old\n")
     env = env_with(tmp_path / "bin", home)
     config = _config("bun", proj, env)
     changes = [ConfigChange("set", "@corp:registry", "https://npm.corp/"), ConfigChange("set", "//npm.corp/:_authToken", "tok"),
@@ -386,10 +387,11 @@ def test_bun_copies_the_global_bunfig_with_the_scope_and_its_token(tmp_path):
         import tomllib
 
         data = tomllib.loads((Path(injection.set_env["XDG_CONFIG_HOME"]) / ".bunfig.toml").read_text())
-        assert data["install"]["scopes"]["corp"] == {"url": "https://npm.corp/", "token": "tok"}
-        assert data["install"]["registry"] == "https://r/"
+        assert data["install"] == {"registry": "https://r/", "scopes": {"corp": "https://npm.corp/"}}
+        assert Path(injection.set_env["npm_config_userconfig"]).read_text() == "//npm.corp/:_authToken=tok\n"
         assert injection.argv == ["bun", "install", "--cafile=/ca.pem"]
     assert copy.unverifiable == []
+    assert (home / ".npmrc").read_text() == "//npm.corp/:_authToken=old\n"
 
 
 def test_yarn_classic_applies_plain_keys_as_yarn_variables_and_tokens_in_a_userconfig_copy(tmp_path):

@@ -20,6 +20,7 @@ CORE = [
     "inspector.listener",
     "inspector.output",
     "inspector.vault",
+    "inspector.clients",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 
