@@ -421,3 +421,16 @@ def test_the_toml_writer_round_trips_bunfig_shapes():
 
     data = {"install": {"registry": {"url": "https://r/", "token": "t"}, "cafile": "/c.pem", "scopes": {"corp": "https://c/", "my-org": {"url": "https://m/"}}}}
     assert tomllib.loads(dump_toml(data)) == data
+
+
+def test_a_client_snapshot_round_trips_through_its_dict_and_holds_no_secret(tmp_path):
+    from inspector.clients import ClientConfigSnapshot
+
+    proj = project(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    (proj / ".yarnrc.yml").write_text(f'httpsProxy: "http://bob:{SECRET}@proxy:3128"\nnpmAuthToken: "{SECRET}"\n')
+    snap = _config("yarn-berry", proj, env_with(tmp_path / "bin", home)).snapshot()
+    data = json.loads(json.dumps(snap.to_dict()))
+    assert SECRET not in json.dumps(data)
+    assert ClientConfigSnapshot.from_dict(data) == snap
