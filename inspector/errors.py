@@ -49,3 +49,15 @@ class StorageError(InspectorError):
 
 class SecretLeakError(InspectorError):
     """An output would contain a secret the session has seen; it is not written."""
+
+
+class UnsupportedClientError(UsageError):
+    """The command after ``--`` is not a package manager npm-inspect knows (npm, pnpm, yarn, bun)."""
+
+
+class ClientNotFoundError(NpmNotFoundError):
+    """The package manager named on the command line is not on PATH."""
+
+
+class ClientConfigError(NpmConfigError):
+    """A package manager's configuration files could not be read."""

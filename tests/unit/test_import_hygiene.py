@@ -22,6 +22,7 @@ CORE = [
     "inspector.vault",
     "inspector.filtering",
     "inspector.view",
+    "inspector.clients",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 
