@@ -37,7 +37,7 @@ the same secret always gets the same fingerprint, so requests that used it can b
 
 def write_bundle(session: LoadedSession, out: Path) -> Path:
     exchanges = session.store.exchanges()
-    findings = diagnose(exchanges, session.config)
+    findings = diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)
     versions = {
         "npm-inspect": __version__,
         "recorded with npm-inspect": session.info.inspector_version,

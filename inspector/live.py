@@ -11,11 +11,12 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .proxy import InspectorProxy
-from .runner import Preparation, RunRequest, child_command, prepare, session_info
+from .runner import OutputTail, Preparation, RunRequest, child_command, npm_outcome, prepare, session_info
 from .session import SessionInfo, SessionStore
 from .vault import SecretVault
 
@@ -75,6 +76,7 @@ class LiveSession:
         argv, env = child_command(self.prep, self.proxy)
         env.setdefault("FORCE_COLOR", "0")
         self.npm_state = "running"
+        started = time.time()
         self.npm_process = await asyncio.create_subprocess_exec(
             *argv,
             cwd=self.request.cwd,
@@ -85,9 +87,12 @@ class LiveSession:
             start_new_session=True,
         )
         assert self.npm_process.stdout is not None
+        tail = OutputTail(lambda text: on_line(text.rstrip("\n")))
         async for raw in self.npm_process.stdout:
-            on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+            tail(raw.decode("utf-8", "replace"))
         code = await self.npm_process.wait()
+        outcome = await asyncio.to_thread(npm_outcome, self.prep, self.proxy, code, started, tail.text())
+        self.info.npm_outcome = outcome.to_dict()
         self.info.npm_exit = code
         self.npm_state = f"exit {code}"
         return code

@@ -15,6 +15,8 @@ password stays npm's wrong password.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import subprocess
@@ -27,11 +29,14 @@ from urllib.parse import urlsplit
 from . import ca
 from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
+from .npmoutcome import NpmOutcome, collect, logs_dir, packages_named
 from .paths import ca_dir
 from .proxy import LOOPBACK, InspectorProxy, ProxyConfig
 from .session import SessionInfo, SessionStore
 from .upstream import UpstreamProxy, parse_upstream
 from .vault import SecretVault
+
+logger = logging.getLogger(__name__)
 
 NPM_PROGRAMS = ("npm", "npx", "npm.cmd", "npx.cmd")
 _REWRITTEN_FLAGS = ("proxy", "https-proxy", "cafile", "ca")
@@ -82,6 +87,7 @@ class RunResult:
     store: SessionStore
     info: SessionInfo
     snapshot: NpmConfigSnapshot
+    outcome: NpmOutcome | None = None
 
 
 def check_argv(argv: list[str]) -> None:
@@ -227,6 +233,7 @@ def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
         node_version=prep.raw.node_version,
         inspector_version=__version__,
         started=time.time(),
+        upstream_source=prep.upstream_source,
     )
 
 
@@ -248,13 +255,91 @@ def run(
         if on_started is not None:
             on_started(info, prep.snapshot)
         argv, env = child_command(prep, proxy)
-        exit_code = _run_child(argv, env, request.cwd, capture_output)
+        tail = OutputTail(capture_output) if capture_output is not None else None
+        npm_started = time.time()
+        exit_code = _run_child(argv, env, request.cwd, tail)
         proxy.settle()
+        outcome = npm_outcome(prep, proxy, exit_code, npm_started, tail.text() if tail else None)
     finally:
         proxy.stop()
         shutil.rmtree(prep.workdir, ignore_errors=True)
     info.npm_exit = exit_code
-    return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot)
+    info.npm_outcome = outcome.to_dict()
+    return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot, outcome=outcome)
+
+
+def cached_versions(prep: Preparation, package: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+    """The versions npm itself knows for ``package`` from its cache (``npm view --offline``: no request is made).
+
+    When npm answered from its cache (or revalidated it with a 304), no package
+    document crossed the inspector; npm's cache holds the one npm decided from.
+    """
+    env = dict(os.environ if prep.request.env is None else prep.request.env)
+    env.update(prep.request.extra_env)
+    try:
+        result = subprocess.run(
+            [prep.npm_path if Path(prep.npm_path).name.startswith("npm") else "npm", "view", package, "versions", "dist-tags", "--json", "--offline"],
+            cwd=prep.request.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        data = json.loads(result.stdout or "null") if result.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if isinstance(data, list):  # npm 12 prints a list (one entry per matching version)
+        data = data[-1] if data else None
+    if not isinstance(data, dict):
+        return None
+    found = data.get("versions")
+    versions = (found,) if isinstance(found, str) else tuple(str(v) for v in found or ())
+    tags = data.get("dist-tags")
+    return versions, tuple((str(k), str(v)) for k, v in tags.items()) if isinstance(tags, dict) else ()
+
+
+class OutputTail:
+    """Passes npm's output on and keeps its last part, to read npm's error lines afterwards."""
+
+    LIMIT = 256 * 1024
+
+    def __init__(self, passthrough: Callable[[str], None]) -> None:
+        self.passthrough = passthrough
+        self._chunks: list[str] = []
+        self._size = 0
+
+    def __call__(self, text: str) -> None:
+        self.passthrough(text)
+        self._chunks.append(text)
+        self._size += len(text)
+        while self._size > self.LIMIT and len(self._chunks) > 1:
+            self._size -= len(self._chunks.pop(0))
+
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+
+def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
+    """npm's own words about this run (output and/or debug log), the project's lockfile hosts, and the
+    versions the registry listed for any package npm's error names."""
+    project = Path(prep.raw.local_prefix or prep.request.cwd or os.getcwd())
+    try:
+        outcome = collect(exit_code, output=output, logs=logs_dir(prep.raw.effective), started=started, project=project)
+    except Exception:  # reading npm's words must never cost the run its report
+        logger.exception("could not read npm's outcome")
+        return NpmOutcome(exit_code=exit_code)
+    if not outcome.failed:
+        return outcome
+    versions = []
+    for name in packages_named(outcome.text())[:5]:
+        found = proxy.capture.packuments.versions(name) or cached_versions(prep, name)
+        if found is not None:
+            versions.append((name, *found))
+    if versions:
+        from dataclasses import replace
+
+        outcome = replace(outcome, versions=tuple(versions))
+    return outcome
 
 
 def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
@@ -269,7 +354,14 @@ def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_ou
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while chunk := process.stdout.read1(65536):
-        capture_output(decoder.decode(chunk))
+    try:
+        while chunk := process.stdout.read1(65536):
+            capture_output(decoder.decode(chunk))
+    except KeyboardInterrupt:  # Ctrl-C reached npm too: report what happened until then (a hang is worth a report)
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
     capture_output(decoder.decode(b"", final=True))
     return process.wait()

@@ -236,7 +236,7 @@ class InspectorApp(App[int]):
 
     def _compute_diagnosis(self) -> tuple[list[Finding], tuple[Counter[str], Counter[str], int]]:
         exchanges = self.store.exchanges()
-        findings = diagnose(exchanges, self.snapshot)
+        findings = diagnose(exchanges, self.snapshot, self.info.outcome(), self.info.upstream_source)
         if any(f.attachments for f in findings):
             from ..fixes import save_attachments
             from ..paths import config_dir
@@ -277,6 +277,8 @@ class InspectorApp(App[int]):
         output.write_line(f"npm exited with status {code}")
         if self.journal is not None:
             self.journal.update_info(self.live.info)
+        self._diagnosed_version, self._next_diagnosis = -1, 0.0  # npm's own words are in: diagnose again now
+        self._schedule_diagnosis()
         self._update_status()
         self.notify(f"npm exited with status {code}", severity="information" if code == 0 else "warning")
 
