@@ -373,10 +373,11 @@ def collect(
         log_path = find_debug_log(logs, started)
     from_log = None
     if log_path is not None:
-        try:
-            from_log = read_debug_log(_read_log(log_path))
-        except OSError:
-            logger.debug("cannot read npm's debug log %s", log_path, exc_info=True)
+        text = _read_log(log_path)
+        if text:
+            from_log = read_debug_log(text)
+        else:
+            logger.debug("no readable debug log at %s", log_path)
     words, source = _Words(), ""
     if from_log is not None and (from_log.code or from_log.message or from_log.warnings or from_log.fetch_failures):
         words, source = from_log, "npm's debug log"
