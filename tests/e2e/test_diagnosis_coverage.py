@@ -253,6 +253,54 @@ def test_a_lockfile_from_an_old_mirror_is_lockfile_registry_mismatch_and_replace
     assert outcome["passed"] is True
 
 
+# -- npm 12's install policies ----------------------------------------------------------------------------------
+
+
+def test_a_git_dependency_is_npm_policy_on_npm_12_and_quoted_on_npm_11(npm_any, npm_release, verdaccio, lab_pki, squid_factory):
+    squid = squid_factory()
+    configure(npm_any, verdaccio, lab_pki, proxy=squid.url)
+    closed = free_port()  # loopback only: nothing resolves a name off the machine
+    (npm_any.project / "package.json").write_text(
+        json.dumps({"name": "lab-app", "version": "1.0.0", "private": True, "dependencies": {"lab-git": f"git+https://127.0.0.1:{closed}/lab-git.git"}})
+    )
+    run = run_inspector(npm_any, npm_args=["install"])
+    assert run.exit != 0
+    finding = top(run)
+    if npm_release is not None:
+        assert run.npm_error_code() == "EALLOWGIT"
+        assert (finding["rule"], finding["hop"]) == ("npm-policy", "client")
+        assert finding["commands"][0] == "npm config set allow-git=root --location=project"
+    else:  # npm 11 runs git, which fails: no rule knows that, npm's words are the finding
+        assert finding["rule"] == "npm-error" and "git" in finding["explanation"]
+
+
+@pytest.fixture(scope="module")
+def package_with_a_postinstall(verdaccio):
+    from tests.lab.packages import Package
+
+    class WithScript(Package):
+        def manifest(self) -> dict:
+            return super().manifest() | {"scripts": {"postinstall": "node -e \"require('fs').writeFileSync('built.txt', 'ok')\""}}
+
+    verdaccio.publish(WithScript("lab-native", "1.0.0"))
+    return "lab-native"
+
+
+def test_npm_12_blocking_install_scripts_is_a_warning_on_success(npm_any, npm_release, verdaccio, lab_pki, squid_factory, package_with_a_postinstall):
+    squid = squid_factory()
+    configure(npm_any, verdaccio, lab_pki, proxy=squid.url)
+    run = run_inspector(npm_any, npm_args=["install", package_with_a_postinstall])
+    assert run.exit == 0, run.process.stderr
+    built = (npm_any.project / "node_modules" / "lab-native" / "built.txt").exists()
+    policy = [f for f in run.report["findings"] if f["rule"] == "npm-policy"]
+    if npm_release is not None:
+        assert not built
+        (finding,) = policy
+        assert finding["severity"] == "warning" and "npm install-scripts approve lab-native" in finding["commands"]
+    else:
+        assert built and policy == []
+
+
 # -- a slow proxy is not a dead proxy ---------------------------------------------------------------------
 
 

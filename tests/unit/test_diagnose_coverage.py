@@ -339,3 +339,32 @@ def test_npm_identity_tarball_requests_count_as_tarballs():
     e = page(path="/x/-/x-1.tgz", npm=NpmIdentity(request_type="tarball"))
     (f, *_) = diagnose([e], config(), failed("EINTEGRITY", "x"))
     assert "tarball" in f.title
+
+
+# -- npm 12's install policies ---------------------------------------------------------------------------------------
+
+
+def test_npm_12_refusing_a_git_dependency_is_npm_policy_with_allow_git_in_the_project():
+    outcome = failed("EALLOWGIT", 'Fetching packages of type "git" have been disabled', 'Refusing to fetch "x@git+https://git.corp/x.git"')
+    (f,) = diagnose([], config(), outcome)
+    assert (f.rule, f.severity, f.hop) == ("npm-policy", "error", Hop.CLIENT)
+    assert "x@git+https://git.corp/x.git" in f.title
+    assert f.commands[0] == "npm config set allow-git=root --location=project"
+
+
+def test_a_remote_tarball_the_lockfile_explains_is_left_to_the_lockfile_rule():
+    outcome = failed("EALLOWREMOTE", 'Refusing to fetch "x@https://old.example/x/-/x-1.tgz"', lockfile_hosts=(("https://old.example/", 1),))
+    assert rules(diagnose([], config(), outcome)) == ["lockfile-registry-mismatch"]
+    direct = failed("EALLOWREMOTE", 'Refusing to fetch "x@https://cdn.example/x.tgz"')
+    assert rules(diagnose([], config(), direct)) == ["npm-policy"]
+
+
+def test_blocked_install_scripts_are_a_warning_with_the_approve_command():
+    warnings = (
+        "install-scripts 1 package had install scripts blocked because they are not covered by allowScripts:",
+        'install-scripts   lab-native@1.0.0 (postinstall: node -e "x")',
+    )
+    (f,) = diagnose([make_exchange()], config(), NpmOutcome(exit_code=0, warnings=warnings))
+    assert (f.rule, f.severity) == ("npm-policy", "warning") and "npm install-scripts approve lab-native" in f.commands
+    npm11 = (warnings[0].replace("had install scripts blocked because they are", "has install scripts"), warnings[1])
+    assert diagnose([make_exchange()], config(), NpmOutcome(exit_code=0, warnings=npm11)) == []

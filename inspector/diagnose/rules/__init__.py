@@ -15,7 +15,7 @@ from ...npmconfig import NpmConfigSnapshot
 from ...records import Exchange
 from ..context import RunContext
 from ..findings import Finding
-from .npm import npm_config_invalid
+from .npm import npm_config_invalid, npm_policy
 from .packages import lockfile_registry_mismatch, package_not_found, version_not_found
 from .proxy import noproxy_internal_registry, proxy_auth, proxy_connect_denied, proxy_missing_https, proxy_unreachable
 from .proxy_protocol import proxy_interstitial, proxy_scheme_mismatch
@@ -42,6 +42,7 @@ RULES: tuple[Rule, ...] = (
     version_not_found,
     lockfile_registry_mismatch,
     npm_config_invalid,
+    npm_policy,
     tls_untrusted,
     insecure_tls_config,
     slow_hop,
@@ -66,6 +67,7 @@ RULE_IDS = (
     "version-not-found",
     "lockfile-registry-mismatch",
     "npm-config-invalid",
+    "npm-policy",
     "tls-untrusted",
     "insecure-tls-config",
     "noproxy-internal-registry",

@@ -8,7 +8,7 @@ from collections import Counter
 from ...npmconfig import NpmConfigSnapshot
 from ...records import Exchange, Hop
 from ..context import RunContext
-from ..facts import evidence_refs
+from ..facts import evidence_refs, location_for
 from ..findings import ConfigChange, Finding
 
 _RENAME = re.compile(r"`([^`]+)` must be renamed to `([^`]+)` in (\w+) config")
@@ -201,3 +201,72 @@ def npm_error(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Run
             rank=90,
         )
     ]
+
+
+_REFUSED_SPEC = re.compile(r'Refusing to fetch "([^"]+)"')
+_BLOCKED = re.compile(r"^install-scripts\s+((?:@[\w.-]+/)?[\w.-]+)@(\S+) \((\w+): ")
+
+
+def npm_policy(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
+    """npm 12's install policies: git and URL dependencies off by default, dependencies' install scripts blocked."""
+    outcome = context.outcome
+    if outcome is None:
+        return []
+    findings: list[Finding] = []
+    kinds = {"EALLOWGIT": ("git", "allow-git"), "EALLOWREMOTE": ("remote", "allow-remote")}
+    if outcome.failed and outcome.code in kinds and not (outcome.code == "EALLOWREMOTE" and _lockfile_explains(outcome, config)):
+        kind, key = kinds[outcome.code]
+        specs = _REFUSED_SPEC.findall(outcome.text())
+        location, caveats = location_for(key, config)
+        change = ConfigChange("set", key, "root", "project" if location == "user" else location)  # type: ignore[arg-type]
+        what = "git repositories" if kind == "git" else "tarball URLs"
+        findings.append(
+            Finding(
+                rule="npm-policy",
+                severity="error",
+                hop=Hop.CLIENT,
+                title=f"npm 12 refuses dependencies from {what}: {', '.join(specs) or outcome.headline}"[:200],
+                explanation=(
+                    f"npm {config.npm_version or '12'} stopped before any request ({outcome.code}): since npm 12, "
+                    f"'{key}' is 'none' by default, so dependencies that point at {what} instead of a registry version "
+                    "are not fetched"
+                    + (" (they run git against a remote repository and may install what the project does not control)" if kind == "git" else "")
+                    + f". Allow them for the dependencies your package.json names ('{key}=root', in the project's "
+                    ".npmrc so the whole team gets it), or replace them with registry versions."
+                ),
+                commands=(change.command, f"npm install --{key}=root"),
+                caveats=(f"'{key}=all' also allows them for dependencies of dependencies: only if you trust the whole tree.", *caveats),
+                changes=(change,),
+                count=max(1, len(specs)),
+                rank=3,
+            )
+        )
+    blocked = [m.groups() for w in outcome.warnings if (m := _BLOCKED.match(w))]
+    if blocked and any("blocked" in w for w in outcome.warnings):
+        names = sorted({name for name, _, _ in blocked})
+        findings.append(
+            Finding(
+                rule="npm-policy",
+                severity="warning",
+                hop=Hop.CLIENT,
+                title=f"npm 12 did not run the install scripts of {', '.join(names)}",
+                explanation=(
+                    f"{', '.join(f'{n}@{v} ({phase})' for n, v, phase in blocked)}: npm 12 blocks dependencies' install "
+                    "scripts until the project approves them (allowScripts in package.json). A package that builds "
+                    "native code or downloads a binary in its install script is then installed but does not work."
+                ),
+                commands=("npm install-scripts ls", *(f"npm install-scripts approve {n}" for n in names)),
+                caveats=("Approve only packages you trust: an install script runs with your permissions.",),
+                count=len(names),
+                rank=70,
+            )
+        )
+    return findings
+
+
+def _lockfile_explains(outcome, config: NpmConfigSnapshot) -> bool:
+    """An EALLOWREMOTE the lockfile rule explains (resolved URLs on a host that is not a configured registry)."""
+    from urllib.parse import urlsplit
+
+    registries = {urlsplit(u).hostname for u in (config.registry, *config.scope_registries().values())}
+    return any(urlsplit(base).hostname not in registries for base, _ in outcome.lockfile_hosts)

@@ -201,8 +201,11 @@ def lockfile_registry_mismatch(exchanges: list[Exchange], config: NpmConfigSnaps
     foreign_hosts = {(urlsplit(base).hostname or "").lower() for base in foreign}
     refused: list[tuple[str, str]] = []
     if outcome is not None and outcome.failed and outcome.code == "EALLOWREMOTE":
-        refused = [(m.group(1), m.group(2)) for m in _REFUSING.finditer(outcome.text())]
-        foreign_hosts |= {(urlsplit(url).hostname or "").lower() for _, url in refused} - registries - {""}
+        refused = [
+            (m.group(1), m.group(2))
+            for m in _REFUSING.finditer(outcome.text())
+            if (urlsplit(m.group(2)).hostname or "").lower() in foreign_hosts  # a URL dependency is npm-policy's
+        ]
     wire = [
         e
         for e in exchanges
