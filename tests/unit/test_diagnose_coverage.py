@@ -79,7 +79,7 @@ def test_npm_error_names_failures_no_rule_recognised():
 
 def test_npm_error_without_npms_words_says_how_to_get_them():
     (f,) = diagnose([], config(), NpmOutcome(exit_code=130))
-    assert f.title == "npm failed: exit status 130 (interrupted (Ctrl-C))" or "130" in f.title
+    assert f.title == "npm failed: exit status 130 (interrupted (Ctrl-C))"
     assert any("--report json" in c for c in f.caveats)
 
 

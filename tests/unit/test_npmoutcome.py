@@ -155,3 +155,8 @@ def test_an_unreadable_log_does_not_break_collect(tmp_path):
     os.chmod(path, 0)
     outcome = collect(2, logs=tmp_path, started=started)
     assert outcome.exit_code == 2
+
+
+def test_a_token_in_an_invalid_config_warning_is_redacted():
+    words = read_debug_log('3 warn invalid config _authToken="npm_' + "b" * 36 + '" set in /u/.npmrc\n')
+    assert words.warnings and "npm_bbbb" not in words.warnings[0] and "[redacted:" in words.warnings[0]

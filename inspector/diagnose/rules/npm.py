@@ -141,7 +141,7 @@ def npm_config_invalid(exchanges: list[Exchange], config: NpmConfigSnapshot, con
     return findings
 
 
-_WHY_EXIT = {130: "interrupted (Ctrl-C)", 143: "terminated", 137: "killed"}
+_WHY_EXIT = {130: "interrupted (Ctrl-C)", -2: "interrupted (Ctrl-C)", 143: "terminated", -15: "terminated", 137: "killed", -9: "killed"}
 
 
 def npm_error(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
