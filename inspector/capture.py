@@ -30,7 +30,6 @@ from . import hops, redact
 from .identity import credential, npm_identity
 from .packument import PackumentCache, package_name
 from .records import ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
-from .hops import PROXY_SLOW
 from .upstream import ConnectAnswer, probe_connect
 from .vault import SecretVault
 
@@ -459,13 +458,13 @@ class NpmCapture:
         else:
             why = (
                 f"the upstream proxy {upstream} accepted the TCP connection but had not answered CONNECT"
-                if answer.error_kind == PROXY_SLOW
+                if answer.error_kind == hops.PROXY_SLOW
                 else f"npm-inspect could not get an answer from the upstream proxy {upstream}"
             )
             evidence = Evidence(reason=why)
             error = ErrorInfo(answer.error_kind or "connect-failed", redact.redact_text(f"upstream proxy {upstream}: {answer.error}"))
         done = answer.started + ((answer.tcp_ms or 0) + (answer.connect_ms or 0)) / 1000
-        if answer.error_kind == PROXY_SLOW:
+        if answer.error_kind == hops.PROXY_SLOW:
             done = time.time()
         return Exchange(
             id=_record_id(flow),
@@ -679,7 +678,7 @@ def _given_up(progress: ConnectAnswer, host: str, port: int) -> ConnectAnswer:
     answer = ConnectAnswer(started=progress.started, tcp_ms=progress.tcp_ms)
     target = f"{host}:{port}"
     if progress.tcp_accepted:
-        answer.error_kind = PROXY_SLOW
+        answer.error_kind = hops.PROXY_SLOW
         answer.error = (
             f"npm gave up after {waited:.1f} s: the proxy had accepted the TCP connection but not yet answered "
             f"CONNECT {target} (it may be slow to resolve or reach {host}, or to check credentials)"

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .proxy import InspectorProxy
-from .runner import OutputTail, Preparation, RunRequest, child_command, npm_outcome, prepare, session_info
+from .npmoutcome import OutputTail
+from .runner import Preparation, RunRequest, child_command, npm_outcome, prepare, session_info
 from .session import SessionInfo, SessionStore
 from .vault import SecretVault
 

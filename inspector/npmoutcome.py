@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
 import time
+from collections.abc import Callable
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -410,3 +412,90 @@ def packages_named(outcome_words: str) -> list[str]:
         if match.group(1) not in names:
             names.append(match.group(1))
     return names
+
+
+# -- after a run ----------------------------------------------------------------------------------------
+
+Versions = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+class OutputTail:
+    """Passes npm's output on and keeps its last part, to read npm's error lines afterwards."""
+
+    LIMIT = 256 * 1024
+
+    def __init__(self, passthrough: Callable[[str], None]) -> None:
+        self.passthrough = passthrough
+        self._chunks: list[str] = []
+        self._size = 0
+
+    def __call__(self, text: str) -> None:
+        self.passthrough(text)
+        self._chunks.append(text)
+        self._size += len(text)
+        while self._size > self.LIMIT and len(self._chunks) > 1:
+            self._size -= len(self._chunks.pop(0))
+
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+
+def cached_versions(npm: str, package: str, *, env: dict[str, str], cwd: str | None) -> Versions | None:
+    """The versions npm itself knows for ``package`` from its cache (``npm view --offline``: no request is made).
+
+    When npm answered from its cache (or revalidated it with a 304), no package
+    document crossed the inspector; npm's cache holds the one npm decided from.
+    """
+    program = npm if Path(npm).name.startswith("npm") and not Path(npm).name.startswith("npx") else "npm"
+    try:
+        result = subprocess.run(
+            [program, "view", package, "versions", "dist-tags", "--json", "--offline"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        data = json.loads(result.stdout or "null") if result.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if isinstance(data, list):  # npm 12 prints a list (one entry per matching version)
+        data = data[-1] if data else None
+    if not isinstance(data, dict):
+        return None
+    found = data.get("versions")
+    versions = (found,) if isinstance(found, str) else tuple(str(v) for v in found or ())
+    tags = data.get("dist-tags")
+    return versions, tuple((str(k), str(v)) for k, v in tags.items()) if isinstance(tags, dict) else ()
+
+
+def outcome_of_run(
+    exit_code: int,
+    *,
+    output: str | None,
+    effective: dict[str, Any],
+    project: Path,
+    started: float,
+    documents: Callable[[str], Versions | None],
+    npm: str,
+    env: dict[str, str],
+    cwd: str | None,
+) -> NpmOutcome:
+    """npm's words (output and/or debug log), the project's lockfile registries, and for a failure, the versions
+    the registry listed for the packages npm's error names (from the documents seen on the wire, else npm's cache).
+
+    Never raises: reading npm's words must not cost the run its report.
+    """
+    try:
+        outcome = collect(exit_code, output=output, logs=logs_dir(effective), started=started, project=project)
+    except Exception:
+        logger.exception("could not read npm's outcome")
+        return NpmOutcome(exit_code=exit_code)
+    if not outcome.failed:
+        return outcome
+    found = []
+    for name in packages_named(outcome.text())[:5]:
+        listed = documents(name) or cached_versions(npm, name, env=env, cwd=cwd)
+        if listed is not None:
+            found.append((name, *listed))
+    return replace(outcome, versions=tuple(found)) if found else outcome

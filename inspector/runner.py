@@ -15,8 +15,6 @@ password stays npm's wrong password.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import shutil
 import subprocess
@@ -29,14 +27,12 @@ from urllib.parse import urlsplit
 from . import ca
 from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
-from .npmoutcome import NpmOutcome, collect, logs_dir, packages_named
+from .npmoutcome import NpmOutcome, OutputTail, outcome_of_run
 from .paths import ca_dir
 from .proxy import LOOPBACK, InspectorProxy, ProxyConfig
 from .session import SessionInfo, SessionStore
 from .upstream import UpstreamProxy, parse_upstream
 from .vault import SecretVault
-
-logger = logging.getLogger(__name__)
 
 NPM_PROGRAMS = ("npm", "npx", "npm.cmd", "npx.cmd")
 _REWRITTEN_FLAGS = ("proxy", "https-proxy", "cafile", "ca")
@@ -268,78 +264,21 @@ def run(
     return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot, outcome=outcome)
 
 
-def cached_versions(prep: Preparation, package: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
-    """The versions npm itself knows for ``package`` from its cache (``npm view --offline``: no request is made).
-
-    When npm answered from its cache (or revalidated it with a 304), no package
-    document crossed the inspector; npm's cache holds the one npm decided from.
-    """
+def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
+    """npm's own words about this run, read once npm has ended (see :func:`inspector.npmoutcome.outcome_of_run`)."""
     env = dict(os.environ if prep.request.env is None else prep.request.env)
     env.update(prep.request.extra_env)
-    try:
-        result = subprocess.run(
-            [prep.npm_path if Path(prep.npm_path).name.startswith("npm") else "npm", "view", package, "versions", "dist-tags", "--json", "--offline"],
-            cwd=prep.request.cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        data = json.loads(result.stdout or "null") if result.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
-    if isinstance(data, list):  # npm 12 prints a list (one entry per matching version)
-        data = data[-1] if data else None
-    if not isinstance(data, dict):
-        return None
-    found = data.get("versions")
-    versions = (found,) if isinstance(found, str) else tuple(str(v) for v in found or ())
-    tags = data.get("dist-tags")
-    return versions, tuple((str(k), str(v)) for k, v in tags.items()) if isinstance(tags, dict) else ()
-
-
-class OutputTail:
-    """Passes npm's output on and keeps its last part, to read npm's error lines afterwards."""
-
-    LIMIT = 256 * 1024
-
-    def __init__(self, passthrough: Callable[[str], None]) -> None:
-        self.passthrough = passthrough
-        self._chunks: list[str] = []
-        self._size = 0
-
-    def __call__(self, text: str) -> None:
-        self.passthrough(text)
-        self._chunks.append(text)
-        self._size += len(text)
-        while self._size > self.LIMIT and len(self._chunks) > 1:
-            self._size -= len(self._chunks.pop(0))
-
-    def text(self) -> str:
-        return "".join(self._chunks)
-
-
-def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
-    """npm's own words about this run (output and/or debug log), the project's lockfile hosts, and the
-    versions the registry listed for any package npm's error names."""
-    project = Path(prep.raw.local_prefix or prep.request.cwd or os.getcwd())
-    try:
-        outcome = collect(exit_code, output=output, logs=logs_dir(prep.raw.effective), started=started, project=project)
-    except Exception:  # reading npm's words must never cost the run its report
-        logger.exception("could not read npm's outcome")
-        return NpmOutcome(exit_code=exit_code)
-    if not outcome.failed:
-        return outcome
-    versions = []
-    for name in packages_named(outcome.text())[:5]:
-        found = proxy.capture.packuments.versions(name) or cached_versions(prep, name)
-        if found is not None:
-            versions.append((name, *found))
-    if versions:
-        from dataclasses import replace
-
-        outcome = replace(outcome, versions=tuple(versions))
-    return outcome
+    return outcome_of_run(
+        exit_code,
+        output=output,
+        effective=prep.raw.effective,
+        project=Path(prep.raw.local_prefix or prep.request.cwd or os.getcwd()),
+        started=started,
+        documents=proxy.capture.packuments.versions,
+        npm=prep.npm_path,
+        env=env,
+        cwd=prep.request.cwd,
+    )
 
 
 def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
