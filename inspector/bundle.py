@@ -40,7 +40,7 @@ the same secret always gets the same fingerprint, so requests that used it can b
 def write_bundle(session: LoadedSession, out: Path, vault: SecretVault | None = None) -> Path:
     """Write the zip owner-only; each member is first searched for the secrets in ``vault`` (refused on a hit)."""
     exchanges = session.store.exchanges()
-    findings = diagnose(exchanges, session.config)
+    findings = diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)
     versions = {
         "npm-inspect": __version__,
         "recorded with npm-inspect": session.info.inspector_version,

@@ -39,17 +39,25 @@ def ensure_ca(confdir: Path | None = None) -> Path:
 
 
 def node_root_certificates() -> str:
-    """Node's bundled root CAs plus ``NODE_EXTRA_CA_CERTS`` — what npm trusts with no cafile/ca."""
-    try:
-        roots = subprocess.run(
-            ["node", "-p", "require('tls').rootCertificates.join('\\n')"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        roots = ""
+    """Node's bundled root CAs plus ``NODE_EXTRA_CA_CERTS`` — what npm trusts with no cafile/ca.
+
+    Node writes them to a file, not to a pipe: node 22 exits before a pipe
+    takes more than 128 KB (``node -p`` on a pipe cut the bundle mid-certificate,
+    and mitmproxy then could not load it: every HTTPS request failed).
+    """
+    roots = ""
+    with tempfile.TemporaryDirectory(prefix="npm-inspect-roots-") as tmp:
+        target = Path(tmp) / "roots.pem"
+        try:
+            subprocess.run(
+                ["node", "-e", "require('fs').writeFileSync(process.argv[1], require('tls').rootCertificates.join('\\n'))", str(target)],
+                capture_output=True,
+                timeout=20,
+                check=True,
+            )
+            roots = target.read_text()
+        except (OSError, subprocess.SubprocessError):
+            roots = ""
     extra = os.environ.get("NODE_EXTRA_CA_CERTS")
     if extra:
         try:

@@ -29,6 +29,7 @@ from mitmproxy.tls import TlsData
 from . import hops, redact
 from .bounds import MAX_HEADERS, bound_exchange
 from .identity import credential, npm_identity
+from .packument import PackumentCache, package_name
 from .records import ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
 from .upstream import ConnectAnswer, probe_connect
 from .vault import SecretVault
@@ -78,6 +79,17 @@ class _ClientState:
     attributed: set[str] = field(default_factory=set)
     bytes_sent: int = 0
     bytes_received: int = 0
+    gone: asyncio.Event | None = None
+    """Set when npm closes this connection (created only while a probe is awaited)."""
+
+
+@dataclass(slots=True)
+class _Probe:
+    """One CONNECT probe in flight, shared by every npm connection that waits for the same tunnel."""
+
+    progress: ConnectAnswer
+    task: "asyncio.Future[ConnectAnswer] | None" = None
+    waiters: int = 0
 
 
 class _BodyCounter:
@@ -112,7 +124,9 @@ class NpmCapture:
         self._decrypting = True
         self._accepted: dict[tuple[str, int, str], float] = {}
         """(host, port, credential fingerprint) → until when a probe's "200" may be reused."""
-        self._inflight: dict[tuple[str, int, str], asyncio.Future[ConnectAnswer]] = {}
+        self._inflight: dict[tuple[str, int, str], _Probe] = {}
+        self.packuments = PackumentCache()
+        """Raw package documents seen (read after a run to list what the registry has; never parsed here)."""
 
     # -- options ---------------------------------------------------------------
 
@@ -134,8 +148,9 @@ class NpmCapture:
         loader.add_option(
             "npm_inspect_probe_timeout",
             float,
-            30.0,
-            "Seconds to wait for the upstream proxy's answer to a CONNECT probe.",
+            0.0,
+            "Seconds to wait for the upstream proxy's answer to a CONNECT probe; 0 waits as long as the "
+            "client does (npm sets no limit on a proxy's answer to CONNECT).",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -160,6 +175,8 @@ class NpmCapture:
 
     def client_disconnected(self, client: connection.Client) -> None:
         state = self._clients.pop(client.id, None)
+        if state is not None and state.gone is not None:
+            state.gone.set()
         if state is None or state.connect is None or state.connect.state == "done":
             return
         end = client.timestamp_end or time.time()
@@ -256,7 +273,7 @@ class NpmCapture:
         if self._upstream is None or not self._relay:
             return
         authorization = self._upstream_authorization or state.proxy_authorization
-        answer = await self._probe(request.host, request.port, authorization)
+        answer = await self._probe(request.host, request.port, authorization, state)
         self._remember(request.headers.items(multi=True))
         if authorization:
             self._remember([("proxy-authorization", authorization)])
@@ -268,40 +285,58 @@ class NpmCapture:
             flow.metadata[_RELAYED_KEY] = True
         self._emit(record)
 
-    async def _probe(self, host: str, port: int, authorization: str | None) -> ConnectAnswer:
+    async def _probe(self, host: str, port: int, authorization: str | None, state: _ClientState) -> ConnectAnswer:
         """Ask the upstream; concurrent asks for the same tunnel share one probe, and a "200" is reused briefly.
 
         npm opens many sockets at once to one registry: without sharing, each
         would cost a round trip to the proxy (and the proxy's connect to the
-        registry) before npm may send a byte.
+        registry) before npm may send a byte. A probe waits as long as npm
+        waits: when npm closes its connection first, the answer says how far
+        the proxy got (accepted the TCP connection, or not even that).
         """
         assert self._upstream is not None
         key = (host, port, redact.fingerprint(authorization or ""))
         if self._accepted.get(key, 0.0) > time.monotonic():
             return ConnectAnswer(started=time.time(), status=200, reason="Connection established", reused=True)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._probe_once(key, authorization)
+        probe = self._inflight.get(key)
+        if probe is None:
+            probe = self._inflight[key] = _Probe(ConnectAnswer(started=time.time()))
+            probe.task = asyncio.ensure_future(self._probe_once(key, authorization, probe.progress))
+        assert probe.task is not None
+        if probe.task.done():
+            return probe.task.result()
+        probe.waiters += 1
+        state.gone = state.gone or asyncio.Event()
+        left = asyncio.ensure_future(state.gone.wait())
+        try:
+            await asyncio.wait((probe.task, left), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            left.cancel()
+            probe.waiters -= 1
+        if probe.task.done() and not probe.task.cancelled():
+            return probe.task.result()
+        if probe.waiters <= 0:  # nobody waits for this answer any more: stop asking
+            probe.task.cancel()
+            if self._inflight.get(key) is probe:
+                del self._inflight[key]
+        return _given_up(probe.progress, host, port)
 
-    async def _probe_once(self, key: tuple[str, int, str], authorization: str | None) -> ConnectAnswer:
+    async def _probe_once(self, key: tuple[str, int, str], authorization: str | None, progress: ConnectAnswer) -> ConnectAnswer:
         assert self._upstream is not None
         scheme, address = self._upstream
-        future: asyncio.Future[ConnectAnswer] = asyncio.get_running_loop().create_future()
-        self._inflight.setdefault(key, future)
         try:
             answer = await probe_connect(
                 address,
                 (key[0], key[1]),
                 proxy_authorization=authorization,
                 proxy_tls=scheme == "https",
-                timeout=ctx.options.npm_inspect_probe_timeout,
+                timeout=ctx.options.npm_inspect_probe_timeout or None,
+                answer=progress,
             )
         finally:
-            if self._inflight.get(key) is future:
+            probe = self._inflight.get(key)
+            if probe is not None and probe.progress is progress:
                 del self._inflight[key]
-        if not future.done():
-            future.set_result(answer)
         reuse = ctx.options.npm_inspect_probe_reuse
         if answer.accepted and reuse > 0:
             self._accepted[key] = time.monotonic() + reuse
@@ -366,6 +401,18 @@ class NpmCapture:
             self._emit(self._refusal_record(flow))
             return
         self._emit(self._http_record(flow))
+        self._keep_packument(flow)
+
+    def _keep_packument(self, flow: http.HTTPFlow) -> None:
+        """Keep a package document's raw bytes (already in memory) for a later "which versions are there"."""
+        response = flow.response
+        if flow.request.method != "GET" or response is None or response.status_code != 200 or response.raw_content is None:
+            return
+        if "json" not in (response.headers.get("content-type") or ""):
+            return
+        name = package_name(flow.request.path)
+        if name is not None:
+            self.packuments.keep(name, response.raw_content, response.headers.get("content-encoding"))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.response is not None and flow.metadata.get(_RELAYED_KEY):
@@ -423,9 +470,16 @@ class NpmCapture:
             )
             error = None
         else:
-            evidence = Evidence(reason=f"npm-inspect could not get an answer from the upstream proxy {upstream}")
-            error = ErrorInfo(answer.error_kind or "connect-failed", f"upstream proxy {upstream}: {answer.error}")
+            why = (
+                f"the upstream proxy {upstream} accepted the TCP connection but had not answered CONNECT"
+                if answer.error_kind == hops.PROXY_SLOW
+                else f"npm-inspect could not get an answer from the upstream proxy {upstream}"
+            )
+            evidence = Evidence(reason=why)
+            error = ErrorInfo(answer.error_kind or "connect-failed", redact.redact_text(f"upstream proxy {upstream}: {answer.error}"))
         done = answer.started + ((answer.tcp_ms or 0) + (answer.connect_ms or 0)) / 1000
+        if answer.error_kind == hops.PROXY_SLOW:
+            done = time.time()
         return Exchange(
             id=_record_id(flow),
             seq=flow.metadata[_SEQ_KEY],
@@ -554,8 +608,9 @@ class NpmCapture:
         error_status = response is not None and response.status_code >= 400
         body_text = None
         small = received <= PREVIEW_LIMIT
-        if response is not None and _is_textual((content_type or "").lower()) and (error_status or small):
-            limit = ERROR_BODY_LIMIT if error_status else PREVIEW_LIMIT
+        html = hops.is_html(content_type)
+        if response is not None and _is_textual((content_type or "").lower()) and (error_status or small or html):
+            limit = ERROR_BODY_LIMIT if error_status or html else PREVIEW_LIMIT
             body_text = _decode_excerpt(head, encoding, limit)
             body_text = redact.redact_text(body_text) if body_text else None
 
@@ -568,6 +623,7 @@ class NpmCapture:
                 headers=response.headers.items(multi=True),
                 via_proxy=via_proxy,
                 in_tunnel=request.scheme == "https",
+                wanted=hops.npm_wants(request.path, request.headers.items(multi=True)) if html else None,
             )
             if flow.error is not None:  # the answer began, then broke off (npm killed, server reset mid-body)
                 message = str(flow.error.msg)
@@ -665,6 +721,23 @@ class NpmCapture:
 
 
 # -- pure helpers ---------------------------------------------------------------------
+
+
+def _given_up(progress: ConnectAnswer, host: str, port: int) -> ConnectAnswer:
+    """The answer for a client that closed its connection before the proxy answered its CONNECT."""
+    waited = max(0.0, time.time() - progress.started)
+    answer = ConnectAnswer(started=progress.started, tcp_ms=progress.tcp_ms)
+    target = f"{host}:{port}"
+    if progress.tcp_accepted:
+        answer.error_kind = hops.PROXY_SLOW
+        answer.error = (
+            f"npm gave up after {waited:.1f} s: the proxy had accepted the TCP connection but not yet answered "
+            f"CONNECT {target} (it may be slow to resolve or reach {host}, or to check credentials)"
+        )
+    else:
+        answer.error_kind = "timeout"
+        answer.error = f"npm gave up after {waited:.1f} s: the TCP connection to the proxy was not established yet"
+    return answer
 
 
 def _relay_response(answer: ConnectAnswer, address: tuple[str, int]) -> http.Response:

@@ -67,7 +67,7 @@ def save_attachments(findings: list[Finding], directory: Path) -> list[Finding]:
             path = directory / name
             if not path.exists() or path.read_text() != content:  # the dashboard re-diagnoses every second
                 write_private(path, content)
-            commands = [c.replace(f"={name} ", f"={path} ").replace(f"={name}'", f"={path}'") for c in commands]
+            commands = [re.sub(rf"={re.escape(name)}(?=[\s']|$)", lambda _m: f"={path}", c) for c in commands]
             changes = [replace(ch, value=str(path)) if ch.value == name else ch for ch in changes]
         caveats = tuple(c.replace(f"as {finding.attachments[0][0]}", f"as {directory / finding.attachments[0][0]}") for c in finding.caveats)
         out.append(replace(finding, commands=tuple(commands), changes=tuple(changes), caveats=caveats))

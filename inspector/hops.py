@@ -12,6 +12,11 @@ from collections.abc import Iterable
 
 from .records import Hop
 
+PROXY_SCHEME = "proxy-scheme"
+"""Error kind: the proxy's port speaks the other scheme than its URL says (``https://`` for a plain-HTTP proxy)."""
+PROXY_SLOW = "proxy-slow"
+"""Error kind: the proxy accepted the TCP connection but had not answered CONNECT when the client gave up."""
+
 _PROXY_SERVERS = re.compile(
     r"squid|zscaler|bluecoat|blue coat|proxysg|mcafee web gateway|mwg|fortigate|fortiproxy|"
     r"websense|forcepoint|cisco|ironport|wsa|netskope|symantec|privoxy|tinyproxy|ccproxy|"
@@ -62,6 +67,58 @@ def looks_like_proxy_answer(headers: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
+def npm_wants(path: str, request_headers: Iterable[tuple[str, str]] = ()) -> str | None:
+    """What npm asked for: ``"tarball"``, ``"json"`` (a package document or API call), or ``None`` (unknown)."""
+    bare = path.split("?", 1)[0]
+    if bare.endswith(".tgz"):
+        return "tarball"
+    for key, value in request_headers:
+        name = key.lower()
+        if name == "pacote-req-type":
+            return "tarball" if value.strip().lower() == "tarball" else "json"
+        if name == "accept" and "json" in value.lower():
+            return "json"
+    return None
+
+
+def is_html(content_type: str | None) -> bool:
+    value = (content_type or "").lower()
+    return "text/html" in value or "application/xhtml" in value
+
+
+def has_registry_marker(headers: Iterable[tuple[str, str]]) -> bool:
+    """A header only registry products send (``npm-notice``, ``x-nexus-ui``, ``x-artifactory-id``…).
+
+    ``X-Powered-By`` counts only as Verdaccio's (``hidden`` or ``verdaccio``): web
+    frameworks behind a proxy's login portal send it too.
+    """
+    for key, value in headers:
+        name = key.lower()
+        if name == "x-powered-by":
+            if value.strip().lower() in ("hidden",) or "verdaccio" in value.lower():
+                return True
+        elif name in _REGISTRY_MARKERS and value:
+            return True
+    return False
+
+
+def interstitial_reason(status: int, headers: Iterable[tuple[str, str]], wanted: str | None) -> str | None:
+    """Why a 2xx answer is a proxy's own page (login portal, block page) and not the registry's, or ``None``.
+
+    Registries answer npm's package documents with JSON and its tarballs with
+    gzip; an HTML page in their place, without any header only a registry
+    product sends, was made by something on the way.
+    """
+    if not 200 <= status < 300 or wanted is None:
+        return None
+    headers = list(headers)
+    content_type = first_header(headers, "content-type")
+    if not is_html(content_type) or has_registry_marker(headers):
+        return None
+    asked = "a tarball" if wanted == "tarball" else "JSON"
+    return f"{status} {content_type} where npm asked for {asked}, without any registry header: a page the proxy made"
+
+
 def classify_response(
     *,
     kind: str,
@@ -69,18 +126,24 @@ def classify_response(
     headers: Iterable[tuple[str, str]],
     via_proxy: bool,
     in_tunnel: bool,
+    wanted: str | None = None,
 ) -> tuple[Hop, str]:
     """The hop that produced an HTTP answer, with the reason in plain words.
 
     ``via_proxy``: the exchange went through an upstream proxy.
     ``in_tunnel``: the request travelled inside a CONNECT tunnel (TLS end to end
     with the registry), where only a re-signing proxy could have answered.
+    ``wanted``: what npm asked for (:func:`npm_wants`); an HTML page in its
+    place through a proxy is the proxy's (a 200 from a login portal is not the
+    registry's 200).
     """
     headers = list(headers)
     if kind == "connect":
         if via_proxy:
             return Hop.PROXY, "the upstream proxy's answer to CONNECT"
         return Hop.INSPECTOR, "direct connection: npm-inspect answered CONNECT after reaching the host"
+    if via_proxy and (page := interstitial_reason(status, headers, wanted)):
+        return Hop.PROXY, page
     proxy_reason = looks_like_proxy_answer(headers)
     if status == 407 and (via_proxy or proxy_reason):
         return Hop.PROXY, "407 Proxy Authentication Required comes from a proxy"

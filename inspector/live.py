@@ -11,12 +11,14 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .proxy import InspectorProxy
+from .npmoutcome import OutputTail
 from .redact import redact_argv, redact_text
-from .runner import Preparation, RunRequest, child_command, prepare, remember_secrets, session_info
+from .runner import Preparation, RunRequest, child_command, npm_outcome, prepare, remember_secrets, session_info
 from .session import SessionInfo, SessionStore
 from .vault import SecretVault
 
@@ -78,6 +80,7 @@ class LiveSession:
         argv, env = child_command(self.prep, self.proxy)
         env.setdefault("FORCE_COLOR", "0")
         self.npm_state = "running"
+        started = time.time()
         self.npm_process = await asyncio.create_subprocess_exec(
             *argv,
             cwd=self.request.cwd,
@@ -88,9 +91,12 @@ class LiveSession:
             start_new_session=True,
         )
         assert self.npm_process.stdout is not None
+        tail = OutputTail(lambda text: on_line(redact_text(text.rstrip("\n"))))  # npm may echo a URL or flag
         async for raw in self.npm_process.stdout:
-            on_line(redact_text(raw.decode("utf-8", "replace").rstrip("\n")))  # npm may echo a URL or flag
+            tail(raw.decode("utf-8", "replace"))
         code = await self.npm_process.wait()
+        outcome = await asyncio.to_thread(npm_outcome, self.prep, self.proxy, code, started, tail.text())
+        self.info.npm_outcome = outcome.to_dict()
         self.info.npm_exit = code
         self.npm_state = f"exit {code}"
         return code

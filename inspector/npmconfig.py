@@ -53,6 +53,7 @@ KEYS_THAT_MATTER = (
 AUTH_FIELDS = ("_authToken", "_auth", "_password", "username", "certfile", "keyfile", "email")
 SECRET_FIELDS = frozenset({"_authToken", "_auth", "_password"})
 ENV_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+ENV_TLS_VARS = ("NODE_TLS_REJECT_UNAUTHORIZED", "NODE_EXTRA_CA_CERTS")
 
 _ENV_REF = re.compile(r"(\\*)\$\{([^${}?]+)(\?)?\}")
 
@@ -433,6 +434,8 @@ class NpmConfigSnapshot:
     auth: tuple[AuthEntry, ...] = ()
     env_proxy: dict[str, str] = field(default_factory=dict)
     """``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment, passwords masked."""
+    env_tls: dict[str, str] = field(default_factory=dict)
+    """``NODE_TLS_REJECT_UNAUTHORIZED``/``NODE_EXTRA_CA_CERTS`` from the environment (they change what node trusts)."""
     files: dict[str, str] = field(default_factory=dict)
     """layer → file path (project, user, global, builtin)."""
     npm_version: str | None = None
@@ -491,6 +494,7 @@ class NpmConfigSnapshot:
             values=values,
             auth=auth,
             env_proxy=dict(data.get("env_proxy") or {}),
+            env_tls=dict(data.get("env_tls") or {}),
             files=dict(data.get("files") or {}),
             npm_version=data.get("npm_version"),
             node_version=data.get("node_version"),
@@ -572,11 +576,13 @@ def build_snapshot(raw: RawNpmConfig) -> NpmConfigSnapshot:
                 )
             )
     env_proxy = {name: redact.redact_url(raw.env[name]) for name in ENV_PROXY_VARS if raw.env.get(name)}
+    env_tls = {name: redact.redact_text(raw.env[name]) for name in ENV_TLS_VARS if raw.env.get(name)}
     files = {layer.name: layer.path for layer in raw.layers if layer.path}
     return NpmConfigSnapshot(
         values=values,
         auth=tuple(auth),
         env_proxy=env_proxy,
+        env_tls=env_tls,
         files=files,
         npm_version=raw.npm_version,
         node_version=raw.node_version,

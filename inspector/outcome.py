@@ -32,9 +32,14 @@ TLS = Outcome("tls", "◎", "bold cyan")
 NETWORK = Outcome("network", "↯", "red")
 CLIENT = Outcome("client", "←", "blue")
 NOT_FOUND = Outcome("not-found", "?", "yellow")
+PROXY_PAGE = Outcome("proxy-page", "▣", "bold red")
+PROXY_SLOW = Outcome("proxy-slow", "◷", "yellow")
 SERVER_ERROR = Outcome("error", "✗", "red")
 
-ALL = (OK, OPEN, PROXY_AUTH, PROXY_DENIED, PROXY_DOWN, REGISTRY_AUTH, REGISTRY_FORBIDDEN, TLS, NETWORK, CLIENT, NOT_FOUND, SERVER_ERROR)
+ALL = (
+    OK, OPEN, PROXY_AUTH, PROXY_DENIED, PROXY_DOWN, PROXY_PAGE, PROXY_SLOW, REGISTRY_AUTH, REGISTRY_FORBIDDEN, TLS, NETWORK, CLIENT,
+    NOT_FOUND, SERVER_ERROR,
+)
 
 
 def outcome_of(e: Exchange) -> Outcome:
@@ -46,9 +51,13 @@ def outcome_of(e: Exchange) -> Outcome:
             return OPEN if e.state == "open" else OK
         if e.hop == Hop.CLIENT or e.error.kind == "client-abort":
             return CLIENT
+        if e.error.kind == "proxy-slow":
+            return PROXY_SLOW
         if e.hop == Hop.PROXY:
             return PROXY_DOWN
         return NETWORK
+    if e.substituted:
+        return PROXY_PAGE
     if e.status == 407:
         return PROXY_AUTH
     if e.hop == Hop.PROXY and e.status == 403:

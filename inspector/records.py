@@ -176,8 +176,17 @@ class Exchange:
 
     @property
     def failed(self) -> bool:
-        """True when the exchange got no answer or an error status."""
-        return self.error is not None or (self.status is not None and self.status >= 400)
+        """True when the exchange got no answer, an error status, or a proxy's own page in place of the answer."""
+        if self.error is not None:
+            return True
+        if self.status is None:
+            return False
+        return self.status >= 400 or (self.substituted and self.status < 300)
+
+    @property
+    def substituted(self) -> bool:
+        """A proxy answered an HTTP request with its own HTML page (login portal, block page), not the registry."""
+        return self.kind == "http" and self.hop == Hop.PROXY and "html" in (self.content_type or "").lower()
 
     def header(self, name: str, *, response: bool = True) -> str | None:
         """The first value of a header (case-insensitive), or ``None``."""

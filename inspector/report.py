@@ -61,7 +61,7 @@ def json_report(
 ) -> dict[str, Any]:
     data = {
         "schema": REPORT_SCHEMA,
-        "npm": {"argv": redact_argv(info.npm_argv), "exit": info.npm_exit},
+        "npm": {"argv": redact_argv(info.npm_argv), "exit": info.npm_exit, "error": _npm_error(info)},
         "upstream": redact_url(info.upstream) if info.upstream else None,
         "mode": info.mode,
         "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
@@ -71,6 +71,26 @@ def json_report(
     if verify is not None:
         data["verify"] = verify
     return data
+
+
+def _npm_error(info: SessionInfo) -> dict[str, Any] | None:
+    """npm's own error code and message when it failed (from its output or debug log), already redacted."""
+    outcome = info.outcome()
+    if outcome is None or not outcome.failed:
+        return None
+    return {
+        "code": outcome.code,
+        "message": list(outcome.message),
+        "source": outcome.source or None,
+        "log_file": outcome.log_file,
+    }
+
+
+def _npm_said(info: SessionInfo) -> str | None:
+    outcome = info.outcome()
+    if outcome is None or not outcome.failed or not (outcome.code or outcome.message):
+        return None
+    return redact_text(outcome.headline)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
@@ -120,12 +140,17 @@ def text_report(
     ]
     for e in exchanges:
         lines.append(f"  {e.seq:>4}  {exchange_line(e)}")
+    said = _npm_said(info)
+    if said:
+        lines.append(f"npm said: {said}")
     groups = failures_by_hop(exchanges)
     if groups:
         lines.append("Failures by hop:")
         for hop, counter in sorted(groups.items()):
             detail = ", ".join(f"{label} ×{n}" for label, n in counter.most_common())
             lines.append(f"  {hop}: {detail}")
+    elif info.npm_exit:
+        lines.append(f"No failed exchange on the wire, but npm exited {info.npm_exit}: see the findings.")
     else:
         lines.append("No failures.")
     if findings:
@@ -157,8 +182,11 @@ def markdown_report(
         "## Findings",
         "",
     ]
+    said = _npm_said(info)
+    if said:
+        out.insert(out.index("## Findings") - 1, f"- **npm said:** `{_md_code(said)}`")
     if not findings:
-        out.append("No problems found.")
+        out.append("No problems found." if not info.npm_exit else f"npm exited {info.npm_exit}; no rule explains it.")
     for i, f in enumerate(findings, 1):
         count = f" (×{f.count})" if f.count > 1 else ""
         out += [f"### {i}. {f.title}{count}", "", f"`{f.rule}` · severity **{f.severity}** · hop **{f.hop.value}**", ""]

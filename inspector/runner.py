@@ -33,6 +33,7 @@ from . import ca, redact
 from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
 from .listener import LOOPBACK, ListenerCredential
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
+from .npmoutcome import NpmOutcome, OutputTail, outcome_of_run
 from .paths import ca_dir
 from .proxy import InspectorProxy, ProxyConfig
 from .redact import redact_argv
@@ -94,6 +95,7 @@ class RunResult:
     store: SessionStore
     info: SessionInfo
     snapshot: NpmConfigSnapshot
+    outcome: NpmOutcome | None = None
 
 
 def check_argv(argv: list[str]) -> None:
@@ -259,6 +261,7 @@ def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
         node_version=prep.raw.node_version,
         inspector_version=__version__,
         started=time.time(),
+        upstream_source=prep.upstream_source,
     )
 
 
@@ -285,13 +288,34 @@ def run(
         if on_started is not None:
             on_started(info, prep.snapshot)
         argv, env = child_command(prep, proxy)
-        exit_code = _run_child(argv, env, request.cwd, capture_output)
+        tail = OutputTail(capture_output) if capture_output is not None else None
+        npm_started = time.time()
+        exit_code = _run_child(argv, env, request.cwd, tail)
         proxy.settle()
+        outcome = npm_outcome(prep, proxy, exit_code, npm_started, tail.text() if tail else None)
     finally:
         proxy.stop()
         shutil.rmtree(prep.workdir, ignore_errors=True)
     info.npm_exit = exit_code
-    return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot)
+    info.npm_outcome = outcome.to_dict()
+    return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot, outcome=outcome)
+
+
+def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
+    """npm's own words about this run, read once npm has ended (see :func:`inspector.npmoutcome.outcome_of_run`)."""
+    env = dict(os.environ if prep.request.env is None else prep.request.env)
+    env.update(prep.request.extra_env)
+    return outcome_of_run(
+        exit_code,
+        output=output,
+        effective=prep.raw.effective,
+        project=Path(prep.raw.local_prefix or prep.request.cwd or os.getcwd()),
+        started=started,
+        documents=proxy.capture.packuments.versions,
+        npm=prep.npm_path,
+        env=env,
+        cwd=prep.request.cwd,
+    )
 
 
 def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
@@ -306,7 +330,14 @@ def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_ou
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while chunk := process.stdout.read1(65536):
-        capture_output(decoder.decode(chunk))
+    try:
+        while chunk := process.stdout.read1(65536):
+            capture_output(decoder.decode(chunk))
+    except KeyboardInterrupt:  # Ctrl-C reached npm too: report what happened until then (a hang is worth a report)
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
     capture_output(decoder.decode(b"", final=True))
     return process.wait()

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .npmoutcome import NpmOutcome
 from .records import Exchange
 
 
@@ -31,6 +32,17 @@ class SessionInfo:
     node_version: str | None = None
     inspector_version: str | None = None
     started: float | None = None
+    upstream_source: str | None = None
+    """Where the upstream proxy came from: ``--upstream``, ``npm config https-proxy (user …)``, ``environment HTTPS_PROXY``."""
+    npm_outcome: dict | None = None
+    """npm's own words at the end (:class:`~inspector.npmoutcome.NpmOutcome` as JSON data, redacted)."""
+
+    def outcome(self) -> NpmOutcome | None:
+        """npm's outcome for diagnosis: the saved words, or at least the exit status."""
+        saved = NpmOutcome.from_dict(self.npm_outcome)
+        if saved is None and self.npm_exit is not None:
+            return NpmOutcome(exit_code=self.npm_exit)
+        return saved
 
 
 class SessionStore:

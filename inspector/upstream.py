@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from .errors import UpstreamUrlError
+from .hops import PROXY_SCHEME, PROXY_SLOW
 from .redact import redact_url
 
 _HEAD_LIMIT = 64 * 1024
@@ -93,7 +94,11 @@ def parse_upstream(url: str) -> UpstreamProxy:
 
 @dataclass(slots=True)
 class ConnectAnswer:
-    """What an upstream proxy said to a CONNECT, or why it said nothing."""
+    """What an upstream proxy said to a CONNECT, or why it said nothing.
+
+    A probe fills it in as it goes (``tcp_ms`` once the proxy accepted the TCP
+    connection), so whoever gives up waiting can still say how far it got.
+    """
 
     started: float
     status: int | None = None
@@ -116,6 +121,13 @@ class ConnectAnswer:
     def accepted(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
+    @property
+    def tcp_accepted(self) -> bool:
+        """The proxy accepted the TCP connection (whether or not it answered CONNECT yet)."""
+        return self.tcp_ms is not None
+
+
+
 
 async def probe_connect(
     proxy: tuple[str, int],
@@ -123,10 +135,20 @@ async def probe_connect(
     *,
     proxy_authorization: str | None = None,
     proxy_tls: bool = False,
-    timeout: float = 30.0,
+    timeout: float | None = None,
+    answer: ConnectAnswer | None = None,
+    confirm_scheme: bool = True,
 ) -> ConnectAnswer:
-    """Send ``CONNECT target`` to ``proxy`` and return its answer (never raises for network errors)."""
-    answer = ConnectAnswer(started=time.time())
+    """Send ``CONNECT target`` to ``proxy`` and return its answer (never raises for network errors).
+
+    ``timeout`` ``None`` waits as long as the proxy takes: npm (11 and 12) sets no
+    limit on a proxy's answer to CONNECT (its ``fetch-timeout`` only starts once
+    the tunnel is up), so the caller stops waiting when npm does. ``answer`` is
+    filled in as the probe goes. When the proxy's port speaks the other scheme
+    (TLS for a plain-HTTP proxy URL, or the reverse), a second probe the other
+    way confirms it and the answer's ``error_kind`` is :data:`PROXY_SCHEME`.
+    """
+    answer = answer if answer is not None else ConnectAnswer(started=time.time())
     t0 = time.perf_counter()
     writer: asyncio.StreamWriter | None = None
     try:
@@ -150,22 +172,84 @@ async def probe_connect(
             answer.body = await _read_body(reader, answer.headers)
     except asyncio.LimitOverrunError:
         answer.error, answer.error_kind = "the proxy's answer head is too large", "protocol"
-    except asyncio.IncompleteReadError:
-        answer.error, answer.error_kind = "the proxy closed the connection without answering CONNECT", "reset"
+    except asyncio.IncompleteReadError as e:
+        if e.partial[:1] == b"\x15":  # a TLS alert record: the port speaks TLS
+            answer.error, answer.error_kind = "the proxy answered CONNECT with a TLS alert", "reset"
+        else:
+            answer.error, answer.error_kind = "the proxy closed the connection without answering CONNECT", "reset"
     except TimeoutError:
-        answer.error, answer.error_kind = f"no answer from the proxy within {timeout:g} s", "timeout"
+        if answer.tcp_accepted:
+            answer.error, answer.error_kind = (
+                f"the proxy accepted the connection but did not answer CONNECT within {timeout:g} s",
+                PROXY_SLOW,
+            )
+        else:
+            answer.error, answer.error_kind = f"no TCP connection to the proxy within {timeout:g} s", "timeout"
     except ConnectionRefusedError as e:
         answer.error, answer.error_kind = f"connection refused ({e.strerror or e})", "connect-failed"
     except ssl.SSLError as e:
         answer.error, answer.error_kind = f"TLS with the proxy failed: {e}", "tls"
     except OSError as e:
-        answer.error, answer.error_kind = f"{e.strerror or e}", "connect-failed"
+        answer.error, answer.error_kind = f"{e.strerror or e}", "reset" if answer.tcp_accepted else "connect-failed"
     except ValueError as e:
         answer.error, answer.error_kind = f"malformed answer: {e}", "protocol"
     finally:
         if writer is not None:
             writer.close()
+    if confirm_scheme and answer.status is None and _scheme_suspect(answer, proxy_tls):
+        await _confirm_scheme(answer, proxy, proxy_tls)
     return answer
+
+
+def _scheme_suspect(answer: ConnectAnswer, proxy_tls: bool) -> bool:
+    """A failure that a proxy speaking the other scheme produces."""
+    if proxy_tls:
+        return answer.error_kind == "tls" and "wrong_version_number" in (answer.error or "").lower().replace(" ", "_")
+    return answer.tcp_accepted and answer.error_kind in ("reset", "protocol")
+
+
+async def _confirm_scheme(answer: ConnectAnswer, proxy: tuple[str, int], proxy_tls: bool) -> None:
+    """Knock on the same port the other way; on an answer, say which scheme the port speaks."""
+    other = await _speaks(proxy, tls=not proxy_tls)
+    if other is None:
+        return
+    host, port = proxy
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if proxy_tls:
+        answer.error = (
+            f"{answer.error}; the same port answered plain HTTP ({other}): {address} is an http:// proxy, "
+            "but its URL says https://"
+        )
+    else:
+        answer.error = (
+            f"{answer.error}; the same port completed a TLS handshake ({other}): {address} is an https:// proxy, "
+            "but its URL says http://"
+        )
+    answer.error_kind = PROXY_SCHEME
+
+
+async def _speaks(proxy: tuple[str, int], *, tls: bool, timeout: float = 5.0) -> str | None:
+    """What the port answered when asked the other way: a status line (plain) or a TLS version; ``None``: nothing."""
+    writer: asyncio.StreamWriter | None = None
+    try:
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # only asking whether the port speaks TLS at all
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(proxy[0], proxy[1], ssl=ctx), timeout)
+            version = writer.get_extra_info("ssl_object").version() if writer.get_extra_info("ssl_object") else None
+            return f"TLS handshake completed ({version or 'TLS'})"
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(proxy[0], proxy[1]), timeout)
+        writer.write(b"OPTIONS * HTTP/1.1\r\nHost: " + proxy[0].encode("ascii", "replace") + b"\r\n\r\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        text = line.decode("latin-1").strip()
+        return text[:80] if text.startswith("HTTP/") else None
+    except (OSError, TimeoutError, ssl.SSLError, ValueError, asyncio.IncompleteReadError):
+        return None
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _parse_head(answer: ConnectAnswer, head: bytes) -> None:

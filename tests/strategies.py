@@ -6,6 +6,7 @@ import itertools
 
 from hypothesis import strategies as st
 
+from inspector.npmoutcome import NpmOutcome
 from inspector.records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings
 
 _ids = itertools.count(1)
@@ -53,8 +54,33 @@ exchanges = st.builds(
     auth=credential,
     bytes_sent=st.integers(min_value=0, max_value=10**9),
     bytes_received=st.integers(min_value=0, max_value=10**9),
-    error=st.one_of(st.none(), st.builds(ErrorInfo, kind=st.sampled_from(["tls", "reset", "timeout", "connect-failed", "proxy-refused"]), message=text)),
+    error=st.one_of(st.none(), st.builds(ErrorInfo, kind=st.sampled_from(["tls", "reset", "timeout", "connect-failed", "proxy-refused", "proxy-scheme", "proxy-slow"]), message=text)),
     decrypted=st.booleans(),
+    content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/html; charset=utf-8", "application/octet-stream"])),
+    body_preview=st.one_of(st.none(), text, st.just("<html><title>Sign in</title></html>")),
+)
+
+outcomes = st.builds(
+    NpmOutcome,
+    exit_code=st.one_of(st.none(), st.integers(min_value=-15, max_value=255)),
+    code=st.one_of(st.none(), st.sampled_from(["E404", "ETARGET", "ERR_INVALID_AUTH", "EALLOWREMOTE", "FETCH_ERROR", "EINTEGRITY", "EPROTO", "E500", "EJSONPARSE"])),
+    message=st.lists(
+        st.one_of(
+            text,
+            st.sampled_from([
+                "No matching version found for lodash@^9.",
+                "Invalid auth configuration found: `_auth` must be renamed to `//r/:_auth` in user config",
+                'Refusing to fetch "x@https://old.corp/x/-/x-1.tgz"',
+                "404 Not Found - GET https://registry.npmjs.org/nope",
+                "invalid json response body at https://r/x reason: Unexpected token '<'",
+                "write EPROTO wrong version number",
+            ]),
+        ),
+        max_size=4,
+    ).map(tuple),
+    warnings=st.lists(st.sampled_from(['invalid config fetch-timeout="x" set in /u/.npmrc', 'Unknown user config "always-auth". x', "x"]), max_size=3).map(tuple),
+    lockfile_hosts=st.lists(st.tuples(st.sampled_from(["https://old.corp/", "https://registry.npmjs.org/", "https://m/repo/npm/"]), st.integers(1, 9)), max_size=3).map(tuple),
+    versions=st.lists(st.tuples(st.sampled_from(["lodash", "x"]), st.lists(st.sampled_from(["1.0.0", "2.0.0"]), max_size=3).map(tuple), st.just((("latest", "2.0.0"),))), max_size=2).map(tuple),
 )
 
 

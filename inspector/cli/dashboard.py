@@ -74,7 +74,7 @@ def cmd_open(args: argparse.Namespace, npm_args: list[str]) -> int:
         for warning in session.warnings:
             sys.stderr.write(f"npm-inspect: warning: {warning}\n")
         exchanges = session.store.exchanges()
-        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config)))
+        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)))
         return 0
     _need_terminal("add --report text|json|markdown to print the report instead")
     from ..tui.app import InspectorApp

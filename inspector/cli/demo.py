@@ -120,7 +120,7 @@ def _replay(args: argparse.Namespace, scenarios) -> int:
         from ..report import render
 
         exchanges = session.store.exchanges()
-        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config)))
+        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)))
         return 0
     from ..tui.app import InspectorApp
     from .dashboard import _need_terminal

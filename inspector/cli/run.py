@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             journal.close()  # keep what was captured readable
         raise
     exchanges = result.store.exchanges()
-    findings = save_attachments(diagnose(exchanges, result.snapshot), config_dir() / "saved")
+    findings = save_attachments(diagnose(exchanges, result.snapshot, result.outcome, result.info.upstream_source), config_dir() / "saved")
     if journal is not None:
         journal.write_findings(findings)
         journal.update_info(result.info)

@@ -1,18 +1,28 @@
-"""The diagnosis engine: records + an npm config snapshot → ranked findings. Pure, no I/O."""
+"""The diagnosis engine: records + an npm config snapshot (+ npm's own words) → ranked findings. Pure, no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ..npmconfig import NpmConfigSnapshot
+from ..npmoutcome import NpmOutcome
 from ..records import Exchange
+from .context import RunContext
+from .engine import run_rules
 from .findings import ConfigChange, EvidenceRef, Finding
 
-__all__ = ["ConfigChange", "EvidenceRef", "Finding", "diagnose"]
+__all__ = ["ConfigChange", "EvidenceRef", "Finding", "RunContext", "diagnose"]
 
 
-def diagnose(exchanges: Iterable[Exchange], config: NpmConfigSnapshot | None = None) -> list[Finding]:
-    """Run every rule; return findings ranked root cause first."""
-    from .engine import run_rules
+def diagnose(
+    exchanges: Iterable[Exchange],
+    config: NpmConfigSnapshot | None = None,
+    outcome: NpmOutcome | None = None,
+    upstream_source: str | None = None,
+) -> list[Finding]:
+    """Run every rule; return findings ranked root cause first.
 
-    return run_rules(list(exchanges), config or NpmConfigSnapshot())
+    ``outcome`` is npm's exit status and words: when npm failed, the findings
+    are never empty (a fallback ``npm-error`` quotes npm when no rule explains it).
+    """
+    return run_rules(list(exchanges), config or NpmConfigSnapshot(), RunContext(outcome, upstream_source))

@@ -121,8 +121,19 @@ def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
     return location, caveats
 
 
-def proxy_url_for_advice(config: NpmConfigSnapshot, exchanges: Iterable[Exchange]) -> tuple[str, str, str | None]:
-    """(scheme://host:port of the corporate proxy, where we learned it, user name if known)."""
+def proxy_url_for_advice(
+    config: NpmConfigSnapshot, exchanges: Iterable[Exchange], upstream_source: str | None = None
+) -> tuple[str, str, str | None]:
+    """(scheme://host:port of the corporate proxy, where we learned it, user name if known).
+
+    ``upstream_source`` is where the run took its upstream from; ``--upstream``
+    beats npm's config, as it did for the run.
+    """
+    exchanges = list(exchanges)
+    if upstream_source == "--upstream":
+        for e in exchanges:
+            if e.upstream:
+                return f"http://{e.upstream}", "npm-inspect's --upstream", None
     for key in ("https-proxy", "proxy"):
         value = config.get(key)
         if value:
@@ -133,7 +144,7 @@ def proxy_url_for_advice(config: NpmConfigSnapshot, exchanges: Iterable[Exchange
             return _strip_userinfo(value), f"environment {name}", _user(value)
     for e in exchanges:
         if e.upstream:
-            return f"http://{e.upstream}", "the inspector's upstream", None
+            return f"http://{e.upstream}", upstream_source or "npm-inspect's upstream setting", None
     return "http://<proxy-host>:<port>", "unknown", None
 
 

@@ -33,7 +33,7 @@ class ConfigChange:
     action: Literal["set", "delete", "copy"]
     key: str
     value: str | None = None
-    location: Literal["user", "project"] = "user"
+    location: Literal["user", "project", "global"] = "user"
 
     @property
     def placeholders(self) -> list[str]:
@@ -48,7 +48,8 @@ class ConfigChange:
         if self.action == "delete":
             return f"npm config delete {self.key} --location={self.location}"
         if self.action == "copy":
-            return f"npm config set {_shell_quote(self.key + '=<token>')} --location={self.location}"
+            secret = self.key.rsplit(":", 1)[-1] in ("_authToken", "_auth", "_password")
+            return f"npm config set {_shell_quote(self.key + ('=<token>' if secret else '=<value>'))} --location={self.location}"
         pair = f"{self.key}={self.value or ''}"
         return f"npm config set {_shell_quote(pair)} --location={self.location}"
 

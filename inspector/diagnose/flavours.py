@@ -75,6 +75,6 @@ def detect(exchanges: list[Exchange], registry_url: str) -> Flavour:
         if first_header(headers, "x-github-request-id"):
             return GITHUB
         body = (e.evidence.error_body or "").lower()
-        if "verdaccio" in body:
+        if "verdaccio" in body or "no such package available" in body:  # Verdaccio's 404 wording
             return VERDACCIO
     return GENERIC

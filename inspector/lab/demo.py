@@ -56,8 +56,9 @@ def apply_fix(world: DemoWorld, findings: list[Finding]) -> AppliedFix | None:
     return AppliedFix(finding.rule, [masked_command(c) for c in ready])
 
 
-def findings_for(world: DemoWorld, store: SessionStore, snapshot) -> list[Finding]:
-    return save_attachments(diagnose(store.exchanges(), snapshot), world.dir / "saved")
+def findings_for(world: DemoWorld, store: SessionStore, snapshot, info: SessionInfo | None = None) -> list[Finding]:
+    outcome, source = (info.outcome(), info.upstream_source) if info is not None else (None, None)
+    return save_attachments(diagnose(store.exchanges(), snapshot, outcome, source), world.dir / "saved")
 
 
 @dataclass
@@ -93,7 +94,7 @@ def run_headless(lab: DemoLab, scenario: Scenario, *, apply: bool = False) -> He
         store = SessionStore()
         request = RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env())
         result = run(request, store, capture_output=output.append)
-        findings = findings_for(world, store, result.snapshot)
+        findings = findings_for(world, store, result.snapshot, result.info)
         headless = HeadlessResult(scenario, result.info, store.exchanges(), findings, output=output)
         if apply:
             applied = apply_fix(world, findings)
@@ -102,7 +103,7 @@ def run_headless(lab: DemoLab, scenario: Scenario, *, apply: bool = False) -> He
             else:
                 again = SessionStore()
                 second = run(request, again, capture_output=output.append)
-                remaining = [f.rule for f in diagnose(again.exchanges(), second.snapshot)]
+                remaining = [f.rule for f in diagnose(again.exchanges(), second.snapshot, second.outcome, second.info.upstream_source)]
                 headless.fix = {
                     "rule": applied.rule,
                     "applied": applied.commands,

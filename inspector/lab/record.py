@@ -31,7 +31,7 @@ def main() -> None:
                 path.unlink(missing_ok=True)
                 result.info.npm_argv = redact_argv(world.argv)
                 writer = JournalWriter(path, store, result.info, result.snapshot).start()
-                findings = diagnose(store.exchanges(), result.snapshot)
+                findings = diagnose(store.exchanges(), result.snapshot, result.outcome, result.info.upstream_source)
                 writer.write_findings(findings)
                 writer.close()
                 path.chmod(0o644)

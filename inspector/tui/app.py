@@ -274,7 +274,7 @@ class InspectorApp(App[int]):
 
     def _compute_diagnosis(self) -> tuple[list[Finding], tuple[Counter[str], Counter[str], int]]:
         exchanges = self.store.exchanges()
-        findings = diagnose(exchanges, self.snapshot)
+        findings = diagnose(exchanges, self.snapshot, self.info.outcome(), self.info.upstream_source)
         if any(f.attachments for f in findings):
             from ..fixes import save_attachments
             from ..paths import config_dir
@@ -296,6 +296,8 @@ class InspectorApp(App[int]):
 
     @guarded()
     def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
+        if not self.paused:
+            self.table.ingest()  # the rows a finding points at are on screen with it, never after it
         self._counts = counts
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
             self.findings = findings
@@ -315,6 +317,8 @@ class InspectorApp(App[int]):
         output.write_line(f"npm exited with status {code}")
         if self.journal is not None:
             self.journal.update_info(self.live.info)
+        self._diagnosed_version, self._next_diagnosis = -1, 0.0  # npm's own words are in: diagnose again now
+        self._schedule_diagnosis()
         self._update_status()
         self.notify(f"npm exited with status {code}", severity="information" if code == 0 else "warning")
 

@@ -210,3 +210,43 @@ def test_an_accepted_probe_is_reused_for_the_same_tunnel_but_a_refusal_never_is(
     assert sorted(connects()) == ["200", "407", "407"]
     assert [r.status for r in records] == [200] * 6 + [407, 407]
     assert sum("answer reused" in r.evidence.reason for r in records) >= 1
+
+
+def test_a_probe_waits_as_long_as_npm_and_says_how_far_the_proxy_got_when_npm_leaves():
+    """No fixed timeout: when npm closes its connection first, the record says the proxy accepted but did not answer."""
+    import asyncio
+
+    addon, records = capture()
+
+    async def scenario():
+        async def silent(reader, writer):
+            try:
+                await reader.read()
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with taddons.context(addon) as tctx:
+                tctx.configure(addon, mode=[f"upstream:http://127.0.0.1:{port}"])
+                flow = tflow.tflow(req=tutils.treq(method=b"CONNECT", host="registry.lab.test", port=443, headers=http.Headers()))
+                addon.client_connected(flow.client_conn)
+                waiting = asyncio.ensure_future(addon.http_connect(flow))
+                await asyncio.sleep(0.5)
+                assert not waiting.done() and records == []  # still waiting, as npm is
+                addon.client_disconnected(flow.client_conn)  # npm gives up (Ctrl-C)
+                await asyncio.wait_for(waiting, 5)
+                return flow
+        finally:
+            server.close()
+            server.close_clients()
+            await server.wait_closed()
+
+    flow = asyncio.run(scenario())
+    (record,) = records
+    assert (record.kind, record.hop, record.status, record.error.kind) == ("connect", Hop.PROXY, None, "proxy-slow")
+    assert "accepted the TCP connection but not yet answered CONNECT registry.lab.test:443" in record.error.message
+    assert record.timings.upstream_connect is not None and record.timings.total >= 400
+    assert flow.response is not None and flow.response.status_code == 502
+    assert addon._inflight == {}  # nobody waits any more: the probe was stopped

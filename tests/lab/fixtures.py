@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from . import REGISTRY_HOST
-from .npm import NpmEnv
+from .npm import NPM12_BIN, NpmEnv
 from .packages import Package, tree
 from .pki import CertFiles, make_ca, make_server_cert
 from .squid import SQUID, Squid, SquidConfig
@@ -91,6 +92,29 @@ def npm_env(tmp_path: Path, lab_pki: LabPki) -> NpmEnv:
     return NpmEnv(tmp_path / "npm", [f"cafile={lab_pki.ca.cert}"])
 
 
+def _machine_npm_major() -> str:
+    try:
+        version = subprocess.run([shutil.which("npm") or "npm", "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return version.strip().split(".", 1)[0] or "?"
+
+
+@pytest.fixture(params=["machine", "npm12"], ids=lambda p: "npm-machine" if p == "machine" else "npm12")
+def npm_release(request: pytest.FixtureRequest) -> Path | None:
+    """The npm a diagnosis scenario runs with: the machine's (npm 11 here) and the lab's npm 12.2 on node 22."""
+    if request.param == "machine":
+        return None
+    _require((NPM12_BIN / "npm").exists() and (NPM12_BIN / "node").exists(), f"npm 12 (npm ci in {NPM12_BIN.parents[1]})")
+    return NPM12_BIN
+
+
+@pytest.fixture
+def npm_any(tmp_path: Path, lab_pki: LabPki, npm_release: Path | None) -> NpmEnv:
+    """:func:`npm_env` for each npm release the diagnosis suite covers."""
+    return NpmEnv(tmp_path / "npm", [f"cafile={lab_pki.ca.cert}"], bin_dir=npm_release)
+
+
 @dataclass
 class InspectorRun:
     process: subprocess.CompletedProcess[str]
@@ -127,7 +151,23 @@ def run_inspector(npm: NpmEnv, *args: str, npm_args: list[str], timeout: float =
             parsed = json.loads(process.stdout)
         except ValueError:
             parsed = None
+    assert_a_failure_has_a_finding(process.stdout, parsed, report)
     return InspectorRun(process, parsed)
+
+
+def assert_a_failure_has_a_finding(stdout: str, parsed: dict | None, report: str) -> None:
+    """npm-inspect's promise, checked on every e2e run: when npm exits non-zero, the report holds a finding."""
+    if parsed is not None:
+        exit_code = (parsed.get("npm") or {}).get("exit")
+        if exit_code:
+            assert parsed.get("findings"), f"npm exited {exit_code} and the JSON report has no finding: {parsed.get('exchanges')}"
+        return
+    if report == "text" and (match := re.search(r"^npm-inspect: .* → exit (-?\d+) ", stdout, re.M)):
+        if int(match.group(1)):
+            assert "Findings (root cause first):" in stdout and "No failures." not in stdout, stdout
+    if report == "markdown" and (match := re.search(r"^- \*\*Command:\*\* .*\(exit (-?\d+)\)$", stdout, re.M)):
+        if int(match.group(1)):
+            assert "### 1. " in stdout and "No problems found." not in stdout, stdout
 
 
 @pytest.fixture
@@ -135,4 +175,4 @@ def alice_token(verdaccio: Verdaccio) -> str:
     return verdaccio.tokens["alice"]
 
 
-__all__ = ["USERS", "InspectorRun", "LabPki", "npm_error_code", "run_inspector"]
+__all__ = ["USERS", "InspectorRun", "LabPki", "assert_a_failure_has_a_finding", "npm_error_code", "run_inspector"]

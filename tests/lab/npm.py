@@ -18,12 +18,22 @@ NPM = shutil.which("npm") or "npm"
 _PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 
 
+LAB_DIR = Path(__file__).resolve().parent
+NPM12_BIN = LAB_DIR / "npm12" / "node_modules" / ".bin"
+"""npm 12.2 and the node 22 it needs (``npm ci`` in tests/lab/npm12, done by ./dev test)."""
+
+
 @dataclass
 class NpmEnv:
-    """A throwaway npm world: config files, cache and a project directory."""
+    """A throwaway npm world: config files, cache and a project directory.
+
+    ``bin_dir`` goes first on npm's PATH: the lab's npm 12 (with its node 22)
+    instead of the machine's npm.
+    """
 
     root: Path
     userconfig_lines: list[str] = field(default_factory=list)
+    bin_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -70,12 +80,19 @@ class NpmEnv:
             npm_config_fetch_timeout="20000",
             NO_COLOR="1",
         )
+        if self.bin_dir is not None:
+            env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env.update(extra)
         return env
 
+    @property
+    def npm(self) -> str:
+        """The npm program this world runs."""
+        return str(self.bin_dir / "npm") if self.bin_dir is not None else NPM
+
     def run(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [NPM, *args],
+            [self.npm, *args],
             cwd=self.project,
             env=self.env(**extra),
             capture_output=True,

@@ -222,8 +222,8 @@ def test_a_mapped_scope_is_not_missing():
     assert "scope-registry-missing" not in rules(diagnose([e], snap))
 
 
-def test_an_unscoped_404_is_not_a_scope_problem():
-    assert diagnose([registry(404, path="/left-pad")], config()) == []
+def test_an_unscoped_404_is_not_a_scope_problem_but_a_missing_package():
+    assert rules(diagnose([registry(404, path="/left-pad")], config())) == ["package-not-found"]
 
 
 # -- TLS and timing -------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_a_healthy_session_has_no_findings():
 
 
 def test_every_rule_id_is_documented():
-    assert len(RULE_IDS) == len(set(RULE_IDS)) == 14
+    assert len(RULE_IDS) == len(set(RULE_IDS)) == 23
 
 
 @settings(max_examples=200, deadline=None)

@@ -49,3 +49,36 @@ def test_errors_name_their_hop():
 
 def test_no_proxy_markers_means_none():
     assert looks_like_proxy_answer([("Server", "nginx/1.25")]) is None
+
+
+# -- a proxy's own page is not the registry's 200 ------------------------------------------------------------
+
+from inspector.hops import has_registry_marker, interstitial_reason, npm_wants  # noqa: E402
+
+HTML = [("Content-Type", "text/html; charset=utf-8")]
+
+
+def test_what_npm_asks_for():
+    assert npm_wants("/lodash/-/lodash-4.17.21.tgz") == "tarball"
+    assert npm_wants("/lodash", [("accept", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8")]) == "json"
+    assert npm_wants("/x", [("pacote-req-type", "tarball")]) == "tarball"
+    assert npm_wants("/favicon.ico") is None
+
+
+def test_an_html_200_where_npm_wanted_json_through_a_proxy_is_the_proxys():
+    hop, why = classify_response(kind="http", status=200, headers=HTML, via_proxy=True, in_tunnel=False, wanted="json")
+    assert hop is Hop.PROXY and "where npm asked for JSON" in why
+    assert classify_response(kind="http", status=200, headers=HTML, via_proxy=True, in_tunnel=True, wanted="tarball")[0] is Hop.PROXY
+
+
+def test_the_registrys_own_html_or_json_stays_the_registrys():
+    assert classify_response(kind="http", status=200, headers=[("content-type", "application/json")], via_proxy=True, in_tunnel=False, wanted="json")[0] is Hop.REGISTRY
+    marked = HTML + [("X-Nexus-UI", "true")]
+    assert classify_response(kind="http", status=200, headers=marked, via_proxy=True, in_tunnel=True, wanted="json")[0] is Hop.REGISTRY
+    assert classify_response(kind="http", status=200, headers=HTML, via_proxy=False, in_tunnel=True, wanted="json")[0] is Hop.REGISTRY
+    assert interstitial_reason(200, HTML, None) is None and interstitial_reason(404, HTML, "json") is None
+
+
+def test_x_powered_by_counts_only_as_verdaccios():
+    assert has_registry_marker([("X-Powered-By", "hidden")]) and has_registry_marker([("x-powered-by", "verdaccio/6")])
+    assert not has_registry_marker([("X-Powered-By", "Express")])

@@ -11,6 +11,8 @@ CORE = [
     "inspector.redact",
     "inspector.hops",
     "inspector.npmconfig",
+    "inspector.npmoutcome",
+    "inspector.packument",
     "inspector.diagnose",
     "inspector.session",
     "inspector.report",

@@ -17,6 +17,7 @@ from ..facts import (
     proxy_url_for_advice,
     with_credentials,
 )
+from ..context import RunContext
 from ..findings import ConfigChange, Finding
 
 UNREACHABLE_KINDS = ("connect-failed", "timeout", "reset", "proxy-refused")
@@ -46,12 +47,12 @@ def _offered(e: Exchange) -> tuple[str, ...]:
     return auth_schemes(e.evidence.proxy_authenticate)
 
 
-def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """407s: no credentials sent, credentials refused, or a scheme npm cannot speak."""
     refusals = [e for e in exchanges if e.status == 407 and e.hop == Hop.PROXY]
     if not refusals:
         return []
-    proxy_url, source, known_user = proxy_url_for_advice(config, refusals)
+    proxy_url, source, known_user = proxy_url_for_advice(config, refusals, context.upstream_source)
     realm = next((v for e in refusals for v in e.evidence.proxy_authenticate), "")
     unsupported = [e for e in refusals if _offered(e) and "basic" not in {s.lower() for s in _offered(e)}]
     basic = [e for e in refusals if e not in unsupported]
@@ -156,7 +157,7 @@ def _internal_refusals(exchanges: list[Exchange], config: NpmConfigSnapshot) -> 
     return out
 
 
-def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """An internal registry sent through the proxy, which refuses or cannot reach it."""
     internal = _internal_refusals(exchanges, config)
     if not internal:
@@ -187,7 +188,7 @@ def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapsh
     ]
 
 
-def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """The proxy answered 403 to the CONNECT (or to a plain HTTP request) for a host."""
     internal = {e.id for e in _internal_refusals(exchanges, config)}
     denied = [e for e in exchanges if e.hop == Hop.PROXY and e.status == 403 and e.id not in internal]
@@ -212,6 +213,8 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot) -
                 "package metadata; keep package-lock.json integrity checks on and switch back as soon as HTTPS is allowed."
             )
         connect = any(e.kind == "connect" for e in group)
+        scheme = "https" if connect else (group[0].scheme or "http")
+        shown = f"{host}:{port}" if port not in (80, 443) else host
         findings.append(
             Finding(
                 rule="proxy-connect-denied",
@@ -220,7 +223,7 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot) -
                 title=f"The corporate proxy refuses {'to open a tunnel to ' if connect else 'requests to '}{host}:{port}",
                 explanation=(
                     f"The proxy ({proxy_bits or 'no identifying headers'}) answered 403 to "
-                    f"{'CONNECT ' if connect else ''}{host}:{port}. npm 11 prints this as 'E403 … 403 Forbidden - GET https://{host}/…', "
+                    f"{'CONNECT ' if connect else ''}{host}:{port}. npm 11 prints this as 'E403 … 403 Forbidden - GET {scheme}://{shown}/…', "
                     "exactly like a registry 403, and yarn 1 or npm ≤ 5 as 'tunneling socket could not be established, "
                     "statusCode=403'; but the registry never saw the request. Ask your network team to allow "
                     f"{host}:{port}, or use your company's internal npm mirror."
@@ -236,7 +239,7 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot) -
     return findings
 
 
-def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """The proxy itself cannot be reached, or it cannot reach the registry."""
     internal = {e.id for e in _internal_refusals(exchanges, config)}
     down = [e for e in exchanges if e.hop == Hop.PROXY and e.status is None and e.error and e.error.kind in UNREACHABLE_KINDS]
@@ -248,7 +251,7 @@ def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot) -> l
         and (e.status in (502, 503, 504) or (e.evidence.squid_error or "").split(" ")[0] in PROXY_UPSTREAM_ERRORS)
     ]
     findings = []
-    proxy_url, source, _ = proxy_url_for_advice(config, exchanges)
+    proxy_url, source, _ = proxy_url_for_advice(config, exchanges, context.upstream_source)
     if down:
         address = down[0].upstream or proxy_url
         kinds = sorted({e.error.kind for e in down if e.error})
@@ -292,7 +295,7 @@ def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot) -> l
     return findings
 
 
-def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """HTTPS traffic went direct (or to another proxy) because only an HTTP proxy is configured, or env and npm disagree."""
     findings = []
     https_proxy = config.get("https-proxy")

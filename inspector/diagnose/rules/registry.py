@@ -7,6 +7,7 @@ from collections import defaultdict
 from ...npmconfig import AuthEntry, NpmConfigSnapshot, nerf_dart
 from ...records import Exchange, Hop
 from ..facts import evidence_refs, location_for, package_of, registry_for_exchange, scope_of
+from ..context import RunContext
 from ..findings import ConfigChange, Finding
 from ..flavours import detect
 
@@ -55,7 +56,7 @@ def _scope_candidate(e: Exchange, config: NpmConfigSnapshot) -> tuple[str, str] 
     return None
 
 
-def scope_registry_missing(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def scope_registry_missing(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """A scoped package asked of the default registry, failing, where a @scope:registry mapping would help."""
     failures = _registry_failures(exchanges, (401, 403, 404))
     groups: dict[tuple[str, str | None], list[Exchange]] = defaultdict(list)
@@ -109,7 +110,7 @@ def _is_mismatch(e: Exchange, config: NpmConfigSnapshot) -> bool:
     )
 
 
-def token_host_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def token_host_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """A token is configured for the registry's host, but under another path or port than npm asks."""
     groups: dict[str, list[Exchange]] = defaultdict(list)
     entries: dict[str, list[AuthEntry]] = {}
@@ -154,7 +155,7 @@ def token_host_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot) ->
     return findings
 
 
-def registry_auth(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def registry_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """401s: no token sent (login), or a token sent and refused (expired, revoked, wrong registry)."""
     unauthorized = [e for e in _registry_failures(exchanges, (401,)) if not _is_mismatch(e, config) and not _scope_handled(e, config)]
     findings = []
@@ -214,7 +215,7 @@ def registry_auth(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[
     return findings
 
 
-def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """403 from the registry: the user (or token) lacks permission, or anonymous access is off."""
     forbidden = [e for e in _registry_failures(exchanges, (403,)) if not _is_mismatch(e, config) and not _scope_handled(e, config)]
     findings = []

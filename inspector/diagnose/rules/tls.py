@@ -7,6 +7,7 @@ import re
 from ...npmconfig import NpmConfigSnapshot
 from ...records import Exchange, Hop
 from ..facts import evidence_refs, location_for
+from ..context import RunContext
 from ..findings import ConfigChange, Finding
 
 CORPORATE_CA_FILE = "corporate-ca.pem"
@@ -26,7 +27,7 @@ def _common_name(name: str | None) -> str:
     return match.group(1).strip() if match else name
 
 
-def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot) -> list[Finding]:
+def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """npm rejected npm-inspect's CA, or the registry's certificate is not trusted (often a re-signing proxy)."""
     findings = []
     client_side = [e for e in exchanges if e.tls is not None and e.tls.failed_by == Hop.CLIENT]
