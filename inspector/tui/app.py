@@ -297,7 +297,7 @@ class InspectorApp(App[int]):
     @guarded()
     def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
         if not self.paused:
-            self.table.ingest()  # the rows a finding points at are on screen with it, never after it
+            self.view.sync()  # the rows a finding points at are on screen with it, never after it
         self._counts = counts
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
             self.findings = findings
