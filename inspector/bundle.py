@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from . import __version__
-from .diagnose import diagnose
+from .diagnoser import diagnose_saved, last_run
 from .har import make_har
 from .output import check_no_secret, write_private
 from .redact import redact_text
@@ -40,7 +40,7 @@ the same secret always gets the same fingerprint, so requests that used it can b
 def write_bundle(session: LoadedSession, out: Path, vault: SecretVault | None = None) -> Path:
     """Write the zip owner-only; each member is first searched for the secrets in ``vault`` (refused on a hit)."""
     exchanges = session.store.exchanges()
-    findings = diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)
+    findings = diagnose_saved(exchanges, session.info, session.config)
     versions = {
         "npm-inspect": __version__,
         "recorded with npm-inspect": session.info.inspector_version,
@@ -52,7 +52,7 @@ def write_bundle(session: LoadedSession, out: Path, vault: SecretVault | None = 
     files = {
         "README.txt": README,
         "har.har": json.dumps(make_har(exchanges, session.info, session.config), indent=1, ensure_ascii=False),
-        "report.md": markdown_report(session.info, exchanges, findings),
+        "report.md": markdown_report(session.info, exchanges, findings, run=last_run(exchanges, session.info)),
         "npm-config.json": json.dumps(session.config.to_dict() if session.config else {}, indent=2),
         "versions.json": json.dumps(versions, indent=2),
     }

@@ -156,6 +156,7 @@ class NpmCapture:
     def configure(self, updated: set[str]) -> None:
         if updated & {"mode", "upstream_auth", "npm_inspect_relay", "ignore_hosts", "allow_hosts"}:
             self._upstream = None
+            self._accepted.clear()  # another upstream (or login) between runs: its answers must be asked anew
             for spec in ctx.options.mode:
                 mode = mode_specs.ProxyMode.parse(spec)
                 if isinstance(mode, mode_specs.UpstreamMode):

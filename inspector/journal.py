@@ -33,7 +33,7 @@ from .output import open_private_append
 from .paths import private_dir, sessions_dir
 from .records import Exchange, from_dict, to_dict
 from .redact import redact_argv
-from .session import SessionInfo, SessionStore
+from .session import RunRecord, SessionInfo, SessionStore
 from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def info_to_dict(info: SessionInfo) -> dict[str, Any]:
 def info_from_dict(data: dict[str, Any]) -> SessionInfo:
     fields = SessionInfo.__dataclass_fields__
     info = SessionInfo(**{k: v for k, v in (data or {}).items() if k in fields})
+    info.runs = [RunRecord.from_dict(r) for r in info.runs or () if isinstance(r, dict)]
     info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])  # files from before argv redaction
     return info
 
@@ -125,9 +126,13 @@ class JournalWriter:
             self._extra.append({"type": "info", "data": info_to_dict(info)})
         self._wake.set()
 
-    def write_findings(self, findings: list[Finding]) -> None:
+    def write_findings(self, findings: list[Finding], run: int | None = None) -> None:
+        """The latest findings (of one npm run, when the session holds several)."""
+        line: dict[str, Any] = {"type": "findings", "data": [f.to_dict() | {"attachments": []} for f in findings]}
+        if run is not None:
+            line["run"] = run
         with self._lock:
-            self._extra.append({"type": "findings", "data": [f.to_dict() | {"attachments": []} for f in findings]})
+            self._extra.append(line)
         self._wake.set()
 
     def _run(self) -> None:

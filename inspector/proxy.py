@@ -175,6 +175,51 @@ class InspectorProxy:
             self._error = ProxyStartError("mitmproxy started no listener")
         self._ready.set()
 
+    def set_upstream(self, upstream: UpstreamProxy | None, timeout: float = 10.0) -> None:
+        """Forward to another upstream (or the same one with other credentials) from now on, on the same port.
+
+        Used between runs when a fix changes npm's proxy settings: the next npm run goes through the same
+        inspector, which must then send the corporate proxy what npm would send it.
+        """
+        from mitmproxy.proxy import mode_specs
+
+        loop = self._loop
+        if self._master is None or loop is None or loop.is_closed():
+            raise ProxyStartError("the proxy is not running")
+        self.config.upstream = upstream
+        options = self._options()
+
+        wanted = mode_specs.ProxyMode.parse(options["mode"][0]).full_spec
+
+        async def update() -> None:
+            opts = self._master.options
+            opts.update(listen_port=self.port)  # a new mode re-binds: keep the port npm and pasted URLs know
+            opts.update(mode=options["mode"], upstream_auth=options.get("upstream_auth"))
+            proxyserver = self._master.addons.get("proxyserver")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                servers = list(proxyserver.servers)
+                if [s.mode.full_spec for s in servers] == [wanted] and all(s.is_running for s in servers):
+                    return
+                await asyncio.sleep(0.02)
+            raise ProxyStartError("mitmproxy did not re-listen after the upstream changed")
+
+        asyncio.run_coroutine_threadsafe(update(), loop).result(timeout + 1)
+
+    def set_trust(self, upstream_trusted_ca: Path | None, *, insecure: bool, timeout: float = 10.0) -> None:
+        """Verify registries with another CA bundle (npm's changed ``cafile``/``ca``) or not at all (``strict-ssl``)."""
+        loop = self._loop
+        if self._master is None or loop is None or loop.is_closed():
+            raise ProxyStartError("the proxy is not running")
+        self.config.upstream_trusted_ca, self.config.ssl_insecure = upstream_trusted_ca, insecure
+
+        async def update() -> None:
+            self._master.options.update(
+                ssl_verify_upstream_trusted_ca=str(upstream_trusted_ca) if upstream_trusted_ca else None, ssl_insecure=insecure
+            )
+
+        asyncio.run_coroutine_threadsafe(update(), loop).result(timeout)
+
     def open_connections(self) -> int:
         """Client connections the capture still tracks (for settling before a report)."""
         return len(self.capture._clients)

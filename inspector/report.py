@@ -13,8 +13,8 @@ from typing import Any
 from .diagnose import Finding
 from .lines import exchange_line
 from .records import Exchange, Timings
-from .redact import redact_argv, redact_url
-from .session import SessionInfo
+from .redact import redact_argv, redact_text, redact_url
+from .session import RunRecord, SessionInfo
 
 REPORT_SCHEMA = "npm-inspect/report@1"
 FORMATS = ("text", "json", "markdown")
@@ -57,11 +57,17 @@ def exchange_summary(exchange: Exchange) -> dict[str, Any]:
 
 
 def json_report(
-    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+    info: SessionInfo,
+    exchanges: list[Exchange],
+    findings: list[Finding],
+    verify: list[dict[str, Any]] | None = None,
+    run: int | None = None,
 ) -> dict[str, Any]:
+    """``run``: the npm run the findings are about (the latest by default); ``runs`` lists every run."""
     data = {
         "schema": REPORT_SCHEMA,
-        "npm": {"argv": redact_argv(info.npm_argv), "exit": info.npm_exit, "error": _npm_error(info)},
+        "npm": {"argv": redact_argv(info.npm_argv), "exit": info.exit_of(run), "error": _npm_error(info, run)},
+        "runs": [_run_json(r) for r in info.runs],
         "upstream": redact_url(info.upstream) if info.upstream else None,
         "mode": info.mode,
         "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
@@ -73,9 +79,13 @@ def json_report(
     return data
 
 
-def _npm_error(info: SessionInfo) -> dict[str, Any] | None:
+def _run_json(record: RunRecord) -> dict[str, Any]:
+    return {"run": record.number, "fix": record.fix, "exit": record.exit_code, "error_code": record.error_code}
+
+
+def _npm_error(info: SessionInfo, run: int | None = None) -> dict[str, Any] | None:
     """npm's own error code and message when it failed (from its output or debug log), already redacted."""
-    outcome = info.outcome()
+    outcome = info.outcome(run)
     if outcome is None or not outcome.failed:
         return None
     return {
@@ -86,8 +96,8 @@ def _npm_error(info: SessionInfo) -> dict[str, Any] | None:
     }
 
 
-def _npm_said(info: SessionInfo) -> str | None:
-    outcome = info.outcome()
+def _npm_said(info: SessionInfo, run: int | None = None) -> str | None:
+    outcome = info.outcome(run)
     if outcome is None or not outcome.failed or not (outcome.code or outcome.message):
         return None
     return redact_text(outcome.headline)
@@ -122,25 +132,35 @@ def _verify_lines(verify: list[dict[str, Any]] | None) -> list[str]:
         lines.append("  no finding has a config change to try")
     for item in verify:
         verdict = {True: "FIXED", False: "still failing", None: "not tried"}[item["passed"]]
-        exit_part = f" (npm exit {item['exit']})" if item.get("exit") is not None else ""
-        lines.append(f"  {item['rule']}: {verdict}{exit_part}" + (f" — {item['note']}" if item.get("note") else ""))
+        exit_part = f" (run {item['run']}: npm exit {item['exit']})" if item.get("run") else (f" (npm exit {item['exit']})" if item.get("exit") is not None else "")
+        gone = {True: " — the finding is gone", False: " — the finding is still there"}.get(item.get("gone"), "")
+        lines.append(f"  {item['rule']}: {verdict}{exit_part}{gone}" + (f" — {item['note']}" if item.get("note") else ""))
         for command in item.get("applied") or ():
             lines.append(f"      applied: {command}")
     return lines
 
 
 def text_report(
-    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+    info: SessionInfo,
+    exchanges: list[Exchange],
+    findings: list[Finding],
+    verify: list[dict[str, Any]] | None = None,
+    run: int | None = None,
 ) -> str:
+    exit_code = info.exit_of(run)
     lines = [
         "",
-        f"npm-inspect: {_command_line(info)} → exit {info.npm_exit if info.npm_exit is not None else '-'}"
+        f"npm-inspect: {_command_line(info)} → exit {exit_code if exit_code is not None else '-'}"
         f" · upstream {redact_url(info.upstream) if info.upstream else 'none (direct)'} · {info.mode}",
-        f"{len(exchanges)} exchange(s):",
     ]
+    runs = info.runs_line()
+    if runs:
+        lines.append(f"runs: {runs}")
+    lines.append(f"{len(exchanges)} exchange(s):")
+    several = len(info.runs) > 1
     for e in exchanges:
-        lines.append(f"  {e.seq:>4}  {exchange_line(e)}")
-    said = _npm_said(info)
+        lines.append(f"  {e.seq:>4}  {'r' + str(e.run) + '  ' if several else ''}{exchange_line(e)}")
+    said = _npm_said(info, run)
     if said:
         lines.append(f"npm said: {said}")
     groups = failures_by_hop(exchanges)
@@ -149,8 +169,8 @@ def text_report(
         for hop, counter in sorted(groups.items()):
             detail = ", ".join(f"{label} ×{n}" for label, n in counter.most_common())
             lines.append(f"  {hop}: {detail}")
-    elif info.npm_exit:
-        lines.append(f"No failed exchange on the wire, but npm exited {info.npm_exit}: see the findings.")
+    elif exit_code:
+        lines.append(f"No failed exchange on the wire, but npm exited {exit_code}: see the findings.")
     else:
         lines.append("No failures.")
     if findings:
@@ -169,12 +189,17 @@ def text_report(
 
 
 def markdown_report(
-    info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+    info: SessionInfo,
+    exchanges: list[Exchange],
+    findings: list[Finding],
+    verify: list[dict[str, Any]] | None = None,
+    run: int | None = None,
 ) -> str:
+    exit_code = info.exit_of(run)
     out = [
         "# npm-inspect report",
         "",
-        f"- **Command:** `{_command_line(info)}` (exit {info.npm_exit if info.npm_exit is not None else '-'})",
+        f"- **Command:** `{_command_line(info)}` (exit {exit_code if exit_code is not None else '-'})",
         f"- **Upstream proxy:** {('`' + redact_url(info.upstream) + '`') if info.upstream else 'none (direct)'}",
         f"- **Mode:** {info.mode}",
         f"- **Versions:** npm-inspect {info.inspector_version or '?'}, npm {info.npm_version or '?'}, node {info.node_version or '?'}",
@@ -182,11 +207,14 @@ def markdown_report(
         "## Findings",
         "",
     ]
-    said = _npm_said(info)
+    said = _npm_said(info, run)
     if said:
         out.insert(out.index("## Findings") - 1, f"- **npm said:** `{_md_code(said)}`")
+    runs = info.runs_line()
+    if runs:
+        out.insert(out.index("## Findings") - 1, f"- **Runs:** {_md_code(runs)}")
     if not findings:
-        out.append("No problems found." if not info.npm_exit else f"npm exited {info.npm_exit}; no rule explains it.")
+        out.append("No problems found." if not exit_code else f"npm exited {exit_code}; no rule explains it.")
     for i, f in enumerate(findings, 1):
         count = f" (×{f.count})" if f.count > 1 else ""
         out += [f"### {i}. {f.title}{count}", "", f"`{f.rule}` · severity **{f.severity}** · hop **{f.hop.value}**", ""]
@@ -203,12 +231,12 @@ def markdown_report(
             out.append("")
     if verify is not None:
         out += ["## Fix verification", "", *(f"- {line.strip()}" for line in _verify_lines(verify)[1:]), ""]
-    out += ["## Exchanges", "", "| # | method | target | status | hop | ms |", "|---|---|---|---|---|---|"]
+    out += ["## Exchanges", "", "| # | run | method | target | status | hop | ms |", "|---|---|---|---|---|---|---|"]
     for e in exchanges:
         status = str(e.status) if e.status is not None else (e.error.kind if e.error else "-")
         total = f"{e.timings.total:.0f}" if e.timings.total is not None else "-"
         out.append(
-            f"| {e.seq} | {e.method} | `{_md_code(e.url)}` | {status} | {e.hop.value if e.hop else '?'} | {total} |"
+            f"| {e.seq} | {e.run} | {e.method} | `{_md_code(e.url)}` | {status} | {e.hop.value if e.hop else '?'} | {total} |"
         )
     return "\n".join(out) + "\n"
 
@@ -218,10 +246,15 @@ def _md_code(text: str) -> str:
 
 
 def render(
-    fmt: str, info: SessionInfo, exchanges: list[Exchange], findings: list[Finding], verify: list[dict[str, Any]] | None = None
+    fmt: str,
+    info: SessionInfo,
+    exchanges: list[Exchange],
+    findings: list[Finding],
+    verify: list[dict[str, Any]] | None = None,
+    run: int | None = None,
 ) -> str:
     if fmt == "json":
-        return json.dumps(json_report(info, exchanges, findings, verify), indent=2) + "\n"
+        return json.dumps(json_report(info, exchanges, findings, verify, run), indent=2) + "\n"
     if fmt == "markdown":
-        return markdown_report(info, exchanges, findings, verify)
-    return text_report(info, exchanges, findings, verify)
+        return markdown_report(info, exchanges, findings, verify, run)
+    return text_report(info, exchanges, findings, verify, run)

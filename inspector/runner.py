@@ -33,11 +33,11 @@ from . import ca, redact
 from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
 from .listener import LOOPBACK, ListenerCredential
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
-from .npmoutcome import NpmOutcome, OutputTail, outcome_of_run
+from .npmoutcome import NpmOutcome, outcome_of_run
 from .paths import ca_dir
 from .proxy import InspectorProxy, ProxyConfig
 from .redact import redact_argv
-from .session import SessionInfo, SessionStore
+from .session import SessionInfo
 from .upstream import UpstreamProxy, parse_upstream
 from .vault import SecretVault
 
@@ -87,15 +87,6 @@ class Preparation:
     @property
     def upstream_display(self) -> str | None:
         return self.upstream.display if self.upstream else None
-
-
-@dataclass
-class RunResult:
-    exit_code: int
-    store: SessionStore
-    info: SessionInfo
-    snapshot: NpmConfigSnapshot
-    outcome: NpmOutcome | None = None
 
 
 def check_argv(argv: list[str]) -> None:
@@ -163,8 +154,7 @@ def prepare(request: RunRequest) -> Preparation:
     user_trust = raw.ca_pems() or ca.node_root_certificates()
     workdir = ca.temp_dir()
     try:
-        upstream_trust = ca.write_bundle(workdir, "upstream-trust.pem", user_trust) if user_trust.strip() else None
-        npm_bundle = ca.write_bundle(workdir, "npm-cafile.pem", user_trust, inspector_ca.read_text())
+        upstream_trust, npm_bundle = write_bundles(workdir, user_trust, inspector_ca.read_text())
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -194,16 +184,29 @@ def prepare(request: RunRequest) -> Preparation:
     )
 
 
+def write_bundles(workdir: Path, user_trust: str, inspector_ca: str, version: int = 1) -> tuple[Path | None, Path]:
+    """(what the inspector verifies registries with: npm's own CAs or Node's roots; what npm gets: those plus
+    npm-inspect's CA), written owner-only into the session's private folder.
+
+    A new ``version`` gets new file names: mitmproxy caches TLS contexts by the CA file's path.
+    """
+    suffix = "" if version == 1 else f"-{version}"
+    upstream_trust = ca.write_bundle(workdir, f"upstream-trust{suffix}.pem", user_trust) if user_trust.strip() else None
+    return upstream_trust, ca.write_bundle(workdir, f"npm-cafile{suffix}.pem", user_trust, inspector_ca)
+
+
 def inspector_url_for_npm(prep: Preparation, proxy: InspectorProxy) -> str:
     """The proxy URL npm gets: the inspector, with this run's credential (environment only, never argv)."""
     return prep.listener.url(proxy.host, proxy.port)
 
 
-def child_command(prep: Preparation, proxy: InspectorProxy) -> tuple[list[str], dict[str, str]]:
-    """npm's argv and environment for a run through ``proxy``."""
+def child_command(prep: Preparation, proxy: InspectorProxy, *, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """npm's argv and environment for a run through ``proxy``; ``extra_env`` (a fix's temporary config) goes in
+    before the proxy and CA settings, which stay the inspector's."""
     url = inspector_url_for_npm(prep, proxy)
     env = dict(os.environ if prep.request.env is None else prep.request.env)
     env.update(prep.request.extra_env)
+    env.update(extra_env or {})
     for key in list(env):
         if key.lower() in ("npm_config_proxy", "npm_config_https_proxy", "npm_config_cafile", "npm_config_ca"):
             del env[key]
@@ -265,42 +268,6 @@ def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
     )
 
 
-def run(
-    request: RunRequest,
-    store: SessionStore | None = None,
-    *,
-    capture_output: Callable[[str], None] | None = None,
-    on_started: Callable[[SessionInfo, NpmConfigSnapshot], None] | None = None,
-    vault: SecretVault | None = None,
-) -> RunResult:
-    """Prepare, start the inspector, run npm to completion, settle and stop. Returns npm's exit status.
-
-    ``vault`` (kept in memory only) learns every secret of the run, so outputs can be checked for them.
-    """
-    prep = prepare(request)
-    store = store if store is not None else SessionStore()
-    vault = vault if vault is not None else SecretVault()
-    remember_secrets(vault, prep)
-    proxy = InspectorProxy(prep.proxy_config, store.add, vault)
-    try:
-        proxy.start()
-        info = session_info(prep, proxy)
-        if on_started is not None:
-            on_started(info, prep.snapshot)
-        argv, env = child_command(prep, proxy)
-        tail = OutputTail(capture_output) if capture_output is not None else None
-        npm_started = time.time()
-        exit_code = _run_child(argv, env, request.cwd, tail)
-        proxy.settle()
-        outcome = npm_outcome(prep, proxy, exit_code, npm_started, tail.text() if tail else None)
-    finally:
-        proxy.stop()
-        shutil.rmtree(prep.workdir, ignore_errors=True)
-    info.npm_exit = exit_code
-    info.npm_outcome = outcome.to_dict()
-    return RunResult(exit_code=exit_code, store=store, info=info, snapshot=prep.snapshot, outcome=outcome)
-
-
 def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
     """npm's own words about this run, read once npm has ended (see :func:`inspector.npmoutcome.outcome_of_run`)."""
     env = dict(os.environ if prep.request.env is None else prep.request.env)
@@ -318,7 +285,7 @@ def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, starte
     )
 
 
-def _run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
+def run_child(argv: list[str], env: dict[str, str], cwd: str | None, capture_output: Callable[[str], None] | None) -> int:
     """Run npm with our stdio, or hand its output on as it comes (chunks, not lines: prompts have no newline)."""
     if capture_output is None:
         try:

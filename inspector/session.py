@@ -11,10 +11,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .npmoutcome import NpmOutcome
 from .records import Exchange
+
+
+@dataclass
+class RunRecord:
+    """One npm run of a session: the dashboard's ``R``, a fix being verified, or ``run --verify-fix``."""
+
+    number: int
+    argv: list[str] = field(default_factory=list)
+    """Redacted, like :attr:`SessionInfo.npm_argv`."""
+    fix: str | None = None
+    """The fix this run tried on a temporary copy of npm's config (commands, secrets masked); ``None``: a plain run."""
+    exit_code: int | None = None
+    error_code: str | None = None
+    """npm's own error code (``E407``), when it printed one."""
+    started: float | None = None
+    ended: float | None = None
+    outcome: dict | None = None
+    """npm's own words at the end of this run (:class:`~inspector.npmoutcome.NpmOutcome` as JSON data, redacted)."""
+
+    def summary(self) -> str:
+        """``run 2 (fix: npm config set …): exit 0`` — the runs of a session side by side in reports."""
+        label = f"run {self.number}" + (f" (fix: {self.fix})" if self.fix else "")
+        if self.exit_code is None:
+            return f"{label}: running"
+        return f"{label}: {self.error_code + ' · ' if self.error_code else ''}exit {self.exit_code}"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -36,12 +66,34 @@ class SessionInfo:
     """Where the upstream proxy came from: ``--upstream``, ``npm config https-proxy (user …)``, ``environment HTTPS_PROXY``."""
     npm_outcome: dict | None = None
     """npm's own words at the end (:class:`~inspector.npmoutcome.NpmOutcome` as JSON data, redacted)."""
+    runs: list[RunRecord] = field(default_factory=list)
+    """Every npm run of the session, in order (``npm_exit``/``npm_outcome`` are the latest run's)."""
 
-    def outcome(self) -> NpmOutcome | None:
-        """npm's outcome for diagnosis: the saved words, or at least the exit status."""
-        saved = NpmOutcome.from_dict(self.npm_outcome)
-        if saved is None and self.npm_exit is not None:
-            return NpmOutcome(exit_code=self.npm_exit)
+    def runs_line(self) -> str | None:
+        """``run 1: E407 · exit 1 — run 2 (fix: …): exit 0`` when the session holds more than one run."""
+        if len(self.runs) < 2:
+            return None
+        return " — ".join(r.summary() for r in self.runs)
+
+    def run_record(self, run: int | None = None) -> RunRecord | None:
+        """One run (the latest by default), or ``None`` for sessions from before runs were recorded."""
+        if not self.runs:
+            return None
+        if run is None:
+            return self.runs[-1]
+        return next((r for r in self.runs if r.number == run), None)
+
+    def exit_of(self, run: int | None = None) -> int | None:
+        record = self.run_record(run)
+        return record.exit_code if record is not None else self.npm_exit
+
+    def outcome(self, run: int | None = None) -> NpmOutcome | None:
+        """npm's outcome for diagnosis (of one run, the latest by default): the saved words, or the exit status."""
+        record = self.run_record(run)
+        saved = NpmOutcome.from_dict(record.outcome if record is not None else self.npm_outcome)
+        exit_code = self.exit_of(run)
+        if saved is None and exit_code is not None:
+            return NpmOutcome(exit_code=exit_code)
         return saved
 
 
@@ -55,19 +107,31 @@ class SessionStore:
         self._pending: dict[str, list[Exchange]] = {}
         self.version = 0
         """Bumped on every change: cheap "did anything change?" checks for consumers."""
+        self.current_run = 1
+        """The npm run that live records belong to (:meth:`add_live`); the session lifecycle moves it on."""
 
     def add(self, exchange: Exchange) -> None:
-        """Insert or replace (same id) a record. Called from the proxy thread."""
+        """Insert or replace (same id) a record."""
+        with self._lock:
+            self._put(exchange, self._index.get(exchange.id))
+
+    def add_live(self, exchange: Exchange) -> None:
+        """The capture's sink (called from the proxy thread): a new record joins the current run; a replaced one
+        keeps the run it started in."""
         with self._lock:
             position = self._index.get(exchange.id)
-            if position is None:
-                self._index[exchange.id] = len(self._items)
-                self._items.append(exchange)
-            else:
-                self._items[position] = exchange
-            for queue in self._pending.values():
-                queue.append(exchange)
-            self.version += 1
+            run = self.current_run if position is None else self._items[position].run
+            self._put(exchange if exchange.run == run else replace(exchange, run=run), position)
+
+    def _put(self, exchange: Exchange, position: int | None) -> None:
+        if position is None:
+            self._index[exchange.id] = len(self._items)
+            self._items.append(exchange)
+        else:
+            self._items[position] = exchange
+        for queue in self._pending.values():
+            queue.append(exchange)
+        self.version += 1
 
     def clear(self) -> None:
         """Forget every record (the demo starts a fresh attempt); queues are emptied too."""
@@ -86,6 +150,11 @@ class SessionStore:
         """Start a named batch queue; :meth:`drain` returns what arrived since."""
         with self._lock:
             self._pending.setdefault(name, [])
+
+    def unsubscribe(self, name: str) -> None:
+        """End a batch queue (a view or journal that is gone)."""
+        with self._lock:
+            self._pending.pop(name, None)
 
     def drain(self, name: str) -> list[Exchange]:
         """Take everything added since the last drain of this queue (a record may appear more than once)."""

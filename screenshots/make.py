@@ -21,12 +21,8 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("NPM_INSPECT_HOME", tempfile.mkdtemp(prefix="npm-inspect-shots-"))
 os.environ.setdefault("TZ", "UTC")
 
-from inspector.lab.scenarios import BY_NAME, SCENARIOS  # noqa: E402
+from inspector.demo.app import DemoApp, start_scenario  # noqa: E402
 from inspector.lab.world import DemoLab  # noqa: E402
-from inspector.live import LiveSession  # noqa: E402
-from inspector.runner import RunRequest  # noqa: E402
-from inspector.session import SessionStore  # noqa: E402
-from inspector.tui.demo_app import DemoApp  # noqa: E402
 
 SIZE = (120, 36)
 
@@ -40,20 +36,16 @@ async def wait(pilot, condition, seconds: float = 60.0) -> None:
 
 
 async def scene(lab: DemoLab, name: str, script) -> None:
-    world = lab.world(BY_NAME[name]).start()
-    live = LiveSession(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), SessionStore())
-    live.start()
-    names = [s.name for s in SCENARIOS]
-    app = DemoApp(world, live, (names.index(name) + 1, len(names)))
+    world, session = start_scenario(lab, name)
+    app = DemoApp(lab, world, session)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait(pilot, lambda: live.npm_state.startswith("exit") and (app.findings or name == "healthy"))
+            await wait(pilot, lambda: session.npm_state.startswith("exit") and (app.findings or name == "healthy"))
             await pilot.pause(1.2)
             await script(app, pilot)
     finally:
-        if app.live is not None:
-            app.live.stop()
-        world.stop()
+        app.session.stop()
+        app.world.stop()
 
 
 def save(app, stem: str) -> None:

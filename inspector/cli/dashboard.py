@@ -21,9 +21,9 @@ def _need_terminal(alternative: str) -> None:
 
 
 def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
-    from ..live import LiveSession
+    from ..lifecycle import SessionLifecycle
+    from ..paths import config_dir
     from ..runner import RunRequest, check_argv
-    from ..session import SessionStore
     from .common import listener_for, start_journal, upstream_for
 
     listener = listener_for(args)
@@ -31,7 +31,6 @@ def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
         check_argv(npm_args)
     _need_terminal("use npm-inspect run --report text -- npm … for a headless report")
     upstream = upstream_for(args)
-    store = SessionStore()
     request = RunRequest(
         argv=npm_args or ["npm"],
         upstream=upstream.url,
@@ -42,19 +41,17 @@ def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
         listen_host=args.listen_host,
         listener=listener,
     )
-    live = LiveSession(request, store)
+    session = SessionLifecycle(request, attachments_dir=config_dir() / "saved")
     journal = None
     try:
-        live.start()
-        journal = start_journal(args, store, live.info, live.prep.snapshot if live.prep else None, vault=live.vault)
+        session.start()
+        journal = session.attach_journal(start_journal(args, session.store, session.info, session.snapshot, vault=session.vault))
         from ..tui.app import InspectorApp
 
-        app = InspectorApp(store, live=live, reveal_secret=live.reveal, journal=journal)
-        result = app.run()
+        result = InspectorApp(session.store, session=session, journal=journal).run()
     finally:
-        live.stop()
+        session.stop()
         if journal is not None:
-            journal.update_info(live.info)
             journal.close()
     if journal is not None:
         sys.stderr.write(f"npm-inspect: session saved to {journal.path}\n")
@@ -67,14 +64,15 @@ def cmd_open(args: argparse.Namespace, npm_args: list[str]) -> int:
     if args.report:
         if args.follow:
             raise UsageError("--report prints a finished report; drop --follow, or drop --report to watch live")
-        from ..diagnose import diagnose
+        from ..diagnoser import diagnose_saved, last_run
         from ..report import render
 
         session = load(args.file)
         for warning in session.warnings:
             sys.stderr.write(f"npm-inspect: warning: {warning}\n")
         exchanges = session.store.exchanges()
-        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)))
+        findings = diagnose_saved(exchanges, session.info, session.config)
+        sys.stdout.write(render(args.report, session.info, exchanges, findings, run=last_run(exchanges, session.info)))
         return 0
     _need_terminal("add --report text|json|markdown to print the report instead")
     from ..tui.app import InspectorApp

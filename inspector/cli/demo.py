@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import UsageError
 
 
 def cmd_demo(args: argparse.Namespace, npm_args: list[str]) -> int:
-    from ..lab.demo import npm_available
+    from ..demo.runs import npm_available
     from ..lab.scenarios import BY_NAME, SCENARIOS
 
     if args.list:
@@ -38,7 +37,7 @@ def cmd_demo(args: argparse.Namespace, npm_args: list[str]) -> int:
 
 
 def _headless(args: argparse.Namespace, scenarios) -> int:
-    from ..lab.demo import run_headless
+    from ..demo.runs import run_headless
     from ..lab.world import DemoLab
     from ..report import render
 
@@ -66,61 +65,45 @@ def _headless(args: argparse.Namespace, scenarios) -> int:
 
 
 def _interactive(scenarios) -> int:
+    """One dashboard for the whole demo: scenarios switch in place; quitting exits 0."""
     import shutil
 
+    from ..demo.app import DemoApp, start_scenario
     from ..lab.world import DemoLab
-    from ..live import LiveSession
-    from ..runner import RunRequest
-    from ..session import SessionStore
-    from ..tui.demo_app import DemoApp
     from .dashboard import _need_terminal
 
     _need_terminal("use npm-inspect demo SCENARIO --report json for a headless run")
-    from ..lab.scenarios import BY_NAME, SCENARIOS
-
-    names = [s.name for s in SCENARIOS]
-    current = scenarios[0].name
     lab = DemoLab()
-    exit_code = 0
+    app = world = session = None
     try:
-        while current is not None:
-            scenario = BY_NAME[current]
-            world = lab.world(scenario)
-            store = SessionStore()
-            with ThreadPoolExecutor(2) as pool:  # the corporate proxy and npm-inspect start side by side
-                lab.start()
-                world.start_proxy()
-                world.write_npmrc()
-                live = LiveSession(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store)
-                starting = pool.submit(live.start)
-                pool.submit(world.wait_for_proxy).result()
-                starting.result()
-            try:
-                app = DemoApp(world, live, (names.index(current) + 1, len(names)))
-                result = app.run()
-                exit_code = result if isinstance(result, int) else 0
-                current = app.next_scenario
-            finally:
-                live.stop()
-                world.stop()
+        lab.start()
+        world, session = start_scenario(lab, scenarios[0].name)
+        app = DemoApp(lab, world, session)
+        app.run()
     finally:
+        if app is not None:  # the scenario that was open when the dashboard closed
+            world, session = app.world, app.session
+        if session is not None:
+            session.stop()
+        if world is not None:
+            world.stop()
         lab.stop()
         shutil.rmtree(lab.root, ignore_errors=True)
-    return exit_code
+    return 0
 
 
 def _replay(args: argparse.Namespace, scenarios) -> int:
-    from ..lab.demo import recording
+    from ..demo.runs import recording
     from ..sources import load
 
     path = recording(scenarios[0].name)
     session = load(path)
     if args.report:
-        from ..diagnose import diagnose
+        from ..diagnoser import diagnose_saved
         from ..report import render
 
         exchanges = session.store.exchanges()
-        sys.stdout.write(render(args.report, session.info, exchanges, diagnose(exchanges, session.config, session.info.outcome(), session.info.upstream_source)))
+        sys.stdout.write(render(args.report, session.info, exchanges, diagnose_saved(exchanges, session.info, session.config)))
         return 0
     from ..tui.app import InspectorApp
     from .dashboard import _need_terminal

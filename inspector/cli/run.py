@@ -9,14 +9,12 @@ from ..errors import InspectorError, UsageError
 
 
 def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
-    from ..diagnose import diagnose
-    from ..fixes import save_attachments, verify_fixes
+    from ..fixes import verify_fixes
+    from ..lifecycle import SessionLifecycle
     from ..output import check_no_secret, write_private
     from ..paths import config_dir
     from ..report import render
-    from ..runner import RunRequest, run
-    from ..session import SessionStore
-    from ..vault import SecretVault
+    from ..runner import RunRequest
     from .common import listener_for, start_journal, upstream_for
 
     listener = listener_for(args)
@@ -38,50 +36,34 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     )
     machine_readable = args.report == "json" and args.report_file is None
     to_stderr = _to_stderr if machine_readable else None
-    store = SessionStore()
-    vault = SecretVault(limit=4096)
-    """Every secret of this run, in memory only: outputs are checked against it before they are written."""
-    journal = None
-
-    def started(info, snapshot) -> None:
-        nonlocal journal
-        journal = start_journal(
-            args, store, info, snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault
-        )
-
     if args.no_redact:
         sys.stderr.write("npm-inspect: warning: --no-redact: the HAR will contain the proxy passwords, tokens, Authorization and cookie values seen in this run\n")
+    session = SessionLifecycle(request, attachments_dir=config_dir() / "saved")
+    vault = session.vault
+    journal = None
     try:
-        result = run(request, store, capture_output=to_stderr, on_started=started, vault=vault)
-    except BaseException:
-        if journal is not None:
-            journal.close()  # keep what was captured readable
-        raise
-    exchanges = result.store.exchanges()
-    findings = save_attachments(diagnose(exchanges, result.snapshot, result.outcome, result.info.upstream_source), config_dir() / "saved")
-    if journal is not None:
-        journal.write_findings(findings)
-        journal.update_info(result.info)
-        journal.close()
-    verify = None
-    if args.verify_fix:
-        outcomes = verify_fixes(
-            findings,
-            npm_args,
-            upstream=upstream.url,
-            upstream_source=upstream.source,
-            upstream_password=upstream.password,
-            decrypt=args.decrypt,
-            values=fix_values,
-            prompt=_prompt if sys.stdin.isatty() else None,
+        session.start()
+        journal = session.attach_journal(
+            start_journal(args, session.store, session.info, session.snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault)
         )
-        verify = [o.to_dict() for o in outcomes]
+        record = session.run_blocking(capture_output=to_stderr)
+        findings = session.diagnose(record.number).findings
+        verify = None
+        if args.verify_fix:
+            outcomes = verify_fixes(session, findings, values=fix_values, prompt=_prompt if sys.stdin.isatty() else None, output=to_stderr)
+            verify = [o.to_dict() for o in outcomes]
+            session.diagnose(record.number)  # the journal's last findings are the run the report is about
+    finally:
+        session.stop()
+        if journal is not None:
+            journal.close()  # everything captured stays readable, also after an error or Ctrl-C
+    exchanges = session.store.exchanges()
     failures: list[str] = []
     if args.har:
         from ..har import write_har
 
-        _write(lambda: write_har(args.har, exchanges, result.info, result.snapshot, reveal=vault.get if args.no_redact else None, vault=vault), args.har, failures)
-    text = render(args.report, result.info, exchanges, findings, verify)
+        _write(lambda: write_har(args.har, exchanges, session.info, session.snapshot, reveal=vault.get if args.no_redact else None, vault=vault), args.har, failures)
+    text = render(args.report, session.info, exchanges, findings, verify, run=record.number)
     if args.report_file:
         _write(lambda: write_private(args.report_file, text, vault=vault, what=f"the report {args.report_file}"), args.report_file, failures)
     if not args.report_file or failures:  # an unwritable --report-file: the report still reaches the user
@@ -96,9 +78,10 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             f"npm-inspect: warning: the upstream proxy {unreachable} refused or dropped every connection: "
             "check that it runs and that --upstream (or npm's https-proxy) names it\n"
         )
-    if failures and result.exit_code == 0:
+    exit_code = record.exit_code if record.exit_code is not None else 1
+    if failures and exit_code == 0:
         return EXIT_OUTPUT_FAILED
-    return result.exit_code
+    return exit_code
 
 
 EXIT_OUTPUT_FAILED = 2

@@ -1,16 +1,22 @@
 """The full-screen dashboard.
 
-It reads the session store (never mitmproxy objects): a timer takes the
-records that arrived since the last look (4–5 times a second), the diagnosis
-runs on a worker thread at most once a second, and the proxy never waits for
-the screen. With a live session, npm runs as a child and its output shows in
-a pane; without an npm command, a pane shows how to point npm here.
+It draws a session and owns none of it: a timer takes the records that arrived
+since the last look (4–5 times a second) through the view model, the
+diagnoser (the live session's, or its own for a saved one) hands it findings,
+and the proxy never waits for the screen. With a live session
+(:class:`~inspector.lifecycle.SessionLifecycle`) npm runs as a child and its
+output shows in a pane; ``R`` runs it again, ``x`` tries the highlighted
+finding's fix on a temporary copy of npm's config through the same inspector,
+and ``w`` writes a tried fix to the file it names. Without an npm command, a
+pane shows how to point npm here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,14 +29,16 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
-from ..diagnose import Finding, diagnose
+from ..diagnose import Finding
+from ..diagnoser import Diagnoser, Diagnosis, saved_inputs
 from ..errors import InspectorError
 from ..filtering import FilterError, parse
 from ..journal import JournalFollower, JournalWriter
-from ..live import LiveSession
+from ..lifecycle import SessionLifecycle
 from ..npmconfig import NpmConfigSnapshot
 from ..session import SessionInfo, SessionStore
 from ..view import ExchangeView
+from .fixloop import FixLoop
 from .guard import guarded
 from .screens import KEYS, ConfirmScreen, HelpScreen, KeyHelp
 from .widgets.exchange_table import ExchangeTable, TableHeader
@@ -40,7 +48,6 @@ from .widgets.panels import DetailPane, FindingsPanel, NpmOutput, SetupPane, Sta
 logger = logging.getLogger(__name__)
 
 INGEST_INTERVAL = 0.2
-DIAGNOSE_INTERVAL = 1.0
 NARROW_BELOW = 150
 """Terminals narrower than this stack the table above the side panel."""
 SHORT_BELOW = 32
@@ -49,10 +56,16 @@ COMPACT_HEADER_BELOW = 100
 """Terminals narrower than this fold the header too."""
 
 
+def _default_attachments() -> Path:
+    from ..paths import config_dir
+
+    return config_dir() / "saved"
+
+
 class InspectorApp(App[int]):
     """npm-inspect's dashboard over a session store (live, opened or followed)."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (the demo) live elsewhere
     TITLE = "npm-inspect"
 
     BINDINGS = [
@@ -63,6 +76,9 @@ class InspectorApp(App[int]):
         Binding("c", "copy_command", "Copy cmd"),
         Binding("r", "reveal", "Reveal", show=False),
         Binding("e", "export", "Export HAR"),
+        Binding("R", "rerun", "Run again", key_display="R"),
+        Binding("x", "try_fix", "Try fix"),
+        Binding("w", "write_fix", "Write fix"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("h", "toggle_header", "Header", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -77,6 +93,9 @@ class InspectorApp(App[int]):
         "copy_command",
         "show_tab('detail')",
         "show_tab('npm')",
+        "try_fix",
+        "write_fix",
+        "rerun",
         "toggle_pause",
         "export",
     )
@@ -88,7 +107,7 @@ class InspectorApp(App[int]):
         self,
         store: SessionStore,
         *,
-        live: LiveSession | None = None,
+        session: SessionLifecycle | None = None,
         info: SessionInfo | None = None,
         snapshot: NpmConfigSnapshot | None = None,
         source: str = "live",
@@ -105,12 +124,17 @@ class InspectorApp(App[int]):
         self.store = store
         self.view = ExchangeView(store)
         """Filter, rows, focus and follow-the-tail: the table only draws it."""
-        self.live = live
-        self.info = info or (live.info if live else SessionInfo())
-        self.snapshot = snapshot or (live.prep.snapshot if live and live.prep else NpmConfigSnapshot())
+        self.session = session
+        self.info = info or (session.info if session else SessionInfo())
+        self.snapshot = snapshot or (session.snapshot if session else NpmConfigSnapshot())
         self.source = source
         self.export_dir = export_dir or Path.cwd()
-        self.reveal_secret = reveal_secret
+        self.reveal_secret = reveal_secret or (session.reveal if session else None)
+        self.diagnoser = session.diagnoser if session is not None else Diagnoser(
+            store, self._saved_inputs, attachments_dir=attachments_dir or _default_attachments(), journal=journal
+        )
+        """Findings come from here: the live session's diagnoser, or one of the dashboard's own for a saved session."""
+        self.fixes = FixLoop(self)
         self.findings: list[Finding] = []
         self.revealed = False
         self.last_copied: str | None = None
@@ -118,8 +142,6 @@ class InspectorApp(App[int]):
         self.errors: list[str] = []
         """Errors caught in the dashboard (shown and logged; capture and the journal go on)."""
         self._last_error_notice = -10.0
-        self._diagnosed_version = -1
-        self._next_diagnosis = 0.0
         self._counts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
         self.header_expanded: bool | None = None
         """None: the header folds on small terminals; True/False: the user chose with ``h``."""
@@ -140,7 +162,7 @@ class InspectorApp(App[int]):
                     yield FindingsPanel(id="findings-panel")
                 with TabPane("Detail", id="detail"):
                     yield DetailPane(id="detail-pane")
-                if self.live is not None and not self.live.has_npm_command:
+                if self.session is not None and not self.session.has_npm_command:
                     with TabPane("Setup", id="npm"):
                         yield SetupPane(id="setup")
                 else:
@@ -162,24 +184,46 @@ class InspectorApp(App[int]):
         if self.journal is not None:
             self.journal.on_error = self._journal_failed
         self.set_interval(INGEST_INTERVAL, self._ingest)
-        self.set_interval(DIAGNOSE_INTERVAL, self._schedule_diagnosis)
         self._ingest()
-        if self.source == "live":
-            self._schedule_diagnosis()
+        self.diagnoser.listen(self._diagnosed)
+        self.diagnoser.on_error = lambda e: self._from_any_thread(self.report_error, e)
+        if self.source in ("live", "following"):
+            self.diagnoser.start()
+            self.diagnoser.poke()
         else:  # a saved session: diagnose now, so the first frame already shows the findings
-            self._diagnosed_version = self.store.version
-            self._show_findings(*self._compute_diagnosis())
-        if self.live is not None:
-            if self.live.has_npm_command:
+            self.diagnoser.diagnose_now()
+        if self.session is not None:
+            if self.session.has_npm_command:
                 self._run_npm()
             else:
-                point = self.live.point_npm()
+                point = self.session.point_npm()
                 self.query_one(SetupPane).set_commands([point.once, point.env])
                 self.tabs.active = "npm"
-        elif self.store and self.source != "live":
+        elif self.store and self.source not in ("live", "following"):
             self.query_one("#npm-output", NpmOutput).write_line(
                 f"(saved session: npm {' '.join(self.info.npm_argv) or '-'} exited {self.info.npm_exit})"
             )
+
+    def attach_session(self, session: SessionLifecycle) -> None:
+        """Draw another live session over the same store (the demo's next scenario): a fresh screen, its npm."""
+        self.diagnoser.unlisten(self._diagnosed)
+        self.session = session
+        self.info = session.info
+        self.snapshot = session.snapshot
+        self.reveal_secret = session.reveal
+        self.revealed = False
+        self.diagnoser = session.diagnoser
+        self.fixes = FixLoop(self)
+        self.view.reset()
+        self.findings = []
+        self.findings_panel.update_findings([])
+        self.findings_panel.set_fix_status(None)
+        for output in self.query(NpmOutput):
+            output.clear()
+        self.diagnoser.listen(self._diagnosed)
+        self.diagnoser.on_error = lambda e: self._from_any_thread(self.report_error, e)
+        self.diagnoser.start()
+        self._update_status()
 
     def on_resize(self) -> None:
         if self.screen_stack:
@@ -200,12 +244,25 @@ class InspectorApp(App[int]):
         if hasattr(self, "status_bar"):
             self.status_bar.compact = self.header_compact
 
+    def _from_any_thread(self, callback, *args, **kwargs) -> None:
+        """Run ``callback`` on the app's thread, whichever thread asks (the diagnoser's, the journal's, or this one);
+        after the app has closed, nothing is drawn."""
+        if getattr(self, "_thread_id", None) == threading.get_ident():
+            callback(*args, **kwargs)
+            return
+        if not self.is_running:
+            return
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.call_from_thread(callback, *args, **kwargs)
+
+    def on_unmount(self) -> None:
+        self.diagnoser.unlisten(self._diagnosed)
+        if self.session is None:  # the dashboard's own diagnoser (a followed or fed session)
+            self.diagnoser.stop()
+
     def _journal_failed(self, message: str) -> None:
         """The journal stopped writing (disk full, unwritable): say so; capture goes on in memory."""
-        try:
-            self.call_from_thread(self.notify, message, title="Session file", severity="warning", timeout=15)
-        except RuntimeError:  # already on the app's thread
-            self.notify(message, title="Session file", severity="warning", timeout=15)
+        self._from_any_thread(self.notify, message, title="Session file", severity="warning", timeout=15)
 
     def report_error(self, error: Exception) -> None:
         """A widget failed (see :func:`guard.guarded`): show it once in a while, log it, keep going."""
@@ -235,13 +292,12 @@ class InspectorApp(App[int]):
     def _update_status(self) -> None:
         view = self.view
         by_hop, failures, size = self._counts
-        live = self.live
         self.status_bar.status = Status(
             listen=self.info.listen or "-",
             upstream=self.info.upstream,
             mode=self.info.mode,
             npm=" ".join(self.info.npm_argv),
-            npm_state=live.npm_state if live else (f"exit {self.info.npm_exit}" if self.info.npm_exit is not None else ""),
+            npm_state=self._npm_state(),
             total=len(self.store),
             shown=len(view),
             by_hop=by_hop,
@@ -253,46 +309,25 @@ class InspectorApp(App[int]):
         )
         self.row_count.update(f"{len(view)} / {len(self.store)} rows")
 
-    def _schedule_diagnosis(self) -> None:
-        """At most once a second, and never more than a fifth of the time (100k records take a while)."""
-        version = self.store.version
-        if version != self._diagnosed_version and time.monotonic() >= self._next_diagnosis:
-            self._diagnosed_version = version
-            self._diagnose()
+    def _npm_state(self) -> str:
+        """npm's state for the status bar: running, or each run's result side by side."""
+        session = self.session
+        if session is not None and session.running:
+            return f"run {session.current_run} running" if len(self.info.runs) > 1 else "running"
+        runs = self.info.runs_line()
+        if runs:
+            return runs
+        if session is not None:
+            return session.npm_state
+        return f"exit {self.info.npm_exit}" if self.info.npm_exit is not None else ""
 
-    @work(thread=True, exclusive=True, group="diagnose", exit_on_error=False)
-    def _diagnose(self) -> None:
-        started = time.monotonic()
-        try:
-            result = self._compute_diagnosis()
-        except Exception as e:  # a rule's bug must not end the dashboard
-            logger.exception("diagnosis failed")
-            self.call_from_thread(self.report_error, e)
-            return
-        self._next_diagnosis = time.monotonic() + 4 * (time.monotonic() - started)
-        self.call_from_thread(self._show_findings, *result)
+    def _saved_inputs(self, run: int | None = None):
+        """What a saved or followed session says about its runs (the follower's info grows)."""
+        return saved_inputs(self.info, self.snapshot, self.store.exchanges(), run)
 
-    def _compute_diagnosis(self) -> tuple[list[Finding], tuple[Counter[str], Counter[str], int]]:
-        exchanges = self.store.exchanges()
-        findings = diagnose(exchanges, self.snapshot, self.info.outcome(), self.info.upstream_source)
-        if any(f.attachments for f in findings):
-            from ..fixes import save_attachments
-            from ..paths import config_dir
-
-            try:
-                findings = save_attachments(findings, self.attachments_dir or config_dir() / "saved")
-            except OSError:
-                pass  # the commands keep the bare file name
-        by_hop: Counter[str] = Counter()
-        failures: Counter[str] = Counter()
-        size = 0
-        for e in exchanges:
-            hop = e.hop.value if e.hop else "?"
-            by_hop[hop] += 1
-            if e.failed:
-                failures[hop] += 1
-            size += e.bytes_sent + e.bytes_received
-        return findings, (by_hop, failures, size)
+    def _diagnosed(self, diagnosis: Diagnosis) -> None:
+        """The diagnoser's listener (any thread)."""
+        self._from_any_thread(self._show_findings, diagnosis.findings, (diagnosis.by_hop, diagnosis.failures_by_hop, diagnosis.bytes))
 
     @guarded()
     def _show_findings(self, findings: list[Finding], counts: tuple[Counter[str], Counter[str], int]) -> None:
@@ -302,25 +337,34 @@ class InspectorApp(App[int]):
         if [(f.rule, f.title, f.count) for f in findings] != [(f.rule, f.title, f.count) for f in self.findings]:
             self.findings = findings
             self.findings_panel.update_findings(findings)
-            if self.journal is not None:
-                self.journal.write_findings(findings)
         self._update_status()
 
     # -- npm ------------------------------------------------------------------------------------
 
     @work(exclusive=True, group="npm")
-    async def _run_npm(self) -> None:
-        assert self.live is not None
+    async def _run_npm(self, fix=None) -> None:
+        """One more run of npm through the session's inspector (the first, ``R``, or a fix being tried)."""
+        session = self.session
+        assert session is not None
         output = self.query_one(NpmOutput)
+        number = len(session.runs) + 1
+        if number > 1:
+            output.write_line("")
+            output.write_line(f"── run {number}" + (f" · trying: {fix.label}" if fix is not None else "") + " ──")
         output.write_line(f"$ {' '.join(self.info.npm_argv)}")
-        code = await self.live.run_npm(output.write_line)
-        output.write_line(f"npm exited with status {code}")
-        if self.journal is not None:
-            self.journal.update_info(self.live.info)
-        self._diagnosed_version, self._next_diagnosis = -1, 0.0  # npm's own words are in: diagnose again now
-        self._schedule_diagnosis()
-        self._update_status()
-        self.notify(f"npm exited with status {code}", severity="information" if code == 0 else "warning")
+        try:
+            record = await session.run_async(output.write_line, fix=fix)
+        except InspectorError as e:
+            self.notify(str(e), title=f"Run {number}", severity="error", timeout=15)
+            return
+        finally:
+            self._update_status()
+        output.write_line(f"npm exited with status {record.exit_code}")
+        self.notify(
+            f"run {record.number}: npm exited with status {record.exit_code}",
+            severity="information" if record.exit_code == 0 else "warning",
+        )
+        return record
 
     # -- interactions ------------------------------------------------------------------------------
 
@@ -437,7 +481,7 @@ class InspectorApp(App[int]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.export_dir / f"npm-inspect-{stamp}.har"
         try:
-            write_har(path, self.store.exchanges(), self.info, self.snapshot, vault=self.live.vault if self.live else None)
+            write_har(path, self.store.exchanges(), self.info, self.snapshot, vault=self.session.vault if self.session else None)
         except OSError as e:
             self.notify(f"Cannot write {path}: {e.strerror}", severity="error")
             return
@@ -446,6 +490,23 @@ class InspectorApp(App[int]):
             return
         self.last_export = path
         self.notify(f"Saved a redacted HAR: {path}", title="Export")
+
+    LIVE_ACTIONS = frozenset({"rerun", "try_fix", "write_fix"})
+    """Actions that run npm or write its config: offered only over a live session with an npm command."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.LIVE_ACTIONS:
+            return self.session is not None and self.session.has_npm_command
+        return True
+
+    def action_rerun(self) -> None:
+        self.run_worker(self.fixes.rerun(), group="fix", exclusive=True)
+
+    def action_try_fix(self) -> None:
+        self.run_worker(self.fixes.verify(self.findings_panel.highlighted), group="fix", exclusive=True)
+
+    def action_write_fix(self) -> None:
+        self.run_worker(self.fixes.write(), group="fix", exclusive=True)
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
@@ -465,10 +526,12 @@ class InspectorApp(App[int]):
         self._fold_header()
 
     async def action_quit_inspector(self) -> None:
-        if self.live is not None:
+        if self.session is not None:
             self.notify("Stopping npm and the proxy…")
-            await self.live.stop_npm()
-            await asyncio.to_thread(self.live.stop)
+            await self.session.stop_npm()
+            await asyncio.to_thread(self.session.stop)
+        elif self.source in ("live", "following"):
+            self.diagnoser.stop()
         self.exit(self.info.npm_exit if self.info.npm_exit is not None else 0)
 
     def get_system_commands(self, screen: Screen):
@@ -489,3 +552,7 @@ class InspectorApp(App[int]):
             ("Quit npm-inspect", "Stop npm and the proxy (q)", self.action_quit_inspector),
         ):
             yield SystemCommand(title, help_text, action)
+        if self.check_action("rerun", ()):
+            yield SystemCommand("Run npm again", "The same npm command through the same inspector, as the next run (R)", self.action_rerun)
+            yield SystemCommand("Try the fix", "Apply the highlighted finding's fix to a temporary copy of npm's config and run npm again (x)", self.action_try_fix)
+            yield SystemCommand("Write the fix", "Write the tried fix to the npm config file it names, with a backup (w)", self.action_write_fix)

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 KeyHelp = tuple[str, str]
 """(keys as shown, what they do): one help row."""
@@ -30,6 +30,9 @@ KEYS: tuple[KeyHelp, ...] = (
     ("c", "copy the highlighted command (findings or setup)"),
     ("r", "reveal secrets in the detail (asks first; live sessions only)"),
     ("e", "export a redacted HAR of the session"),
+    ("R", "run the npm command again (same session, next run)"),
+    ("x", "try the highlighted finding's fix: a temporary copy of npm's config, npm runs again, before and after"),
+    ("w", "write the tried fix to the config file it names (shows the lines, keeps a backup, asks first)"),
     ("p", "pause or resume the live view (capture goes on)"),
     ("h", "expand or collapse the header"),
     ("ctrl+p", "command palette: every action by name"),
@@ -102,19 +105,20 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask before doing something the user may regret (showing secrets)."""
+    """Ask before doing something the user may regret (showing secrets, writing an untried fix)."""
 
     BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, yes: str = "Yes, show them (y)") -> None:
         super().__init__()
         self.question = question
+        self.yes = yes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
-                yield Button("Yes, show them (y)", id="yes", variant="warning")
+                yield Button(self.yes, id="yes", variant="warning")
                 yield Button("No (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
@@ -124,4 +128,85 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class ValuesScreen(ModalScreen["dict[str, str] | None"]):
+    """The values a fix's placeholders need (``<user>``, ``<password>``): secrets typed into masked fields.
+
+    The values stay in this process's memory: the run that tries the fix gets them in a temporary copy of
+    npm's config; nothing shows or saves them.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, names: Sequence[str], secret: Sequence[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.names = list(names)
+        self.secret = set(secret)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="values"):
+            yield Static(self.title_text, id="values-title")
+            for name in self.names:
+                yield Static(f"<{name}>" + (" (hidden as you type)" if name in self.secret else ""), classes="hint")
+                yield Input(password=name in self.secret, id=f"value-{name}", placeholder=name)
+            yield Static("enter: next field, then try the fix · escape: cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        position = inputs.index(event.input)
+        if position + 1 < len(inputs):
+            inputs[position + 1].focus()
+            return
+        values = {name: self.query_one(f"#value-{name}", Input).value for name in self.names}
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            self.query_one(f"#value-{missing[0]}", Input).focus()
+            self.notify(f"<{missing[0]}> is empty", severity="warning")
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class WriteScreen(ModalScreen["str | None"]):
+    """Confirm writing a fix to the user's own npm config: the file, the exact lines (secrets masked), the backup.
+
+    Answers ``"write"``, ``"env"`` (the ``${VAR}`` form, when a secret must not go into a file git tracks),
+    or ``None``.
+    """
+
+    BINDINGS = [Binding("escape,n", "answer(None)", "Cancel"), Binding("y", "answer('write')", "Write"), Binding("v", "answer('env')", "Write with ${VAR}")]
+
+    def __init__(self, text: str, *, can_write: bool, can_use_env: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.can_write = can_write
+        self.can_use_env = can_use_env
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.text, id="question")
+            with Horizontal(id="buttons"):
+                if self.can_write:
+                    yield Button("Write it (y)", id="write", variant="warning")
+                if self.can_use_env:
+                    yield Button("Write with ${VAR} (v)", id="env", variant="warning")
+                yield Button("Cancel (n)", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_answer(self, answer: str | None) -> None:
+        if (answer == "write" and not self.can_write) or (answer == "env" and not self.can_use_env):
+            return
         self.dismiss(answer)

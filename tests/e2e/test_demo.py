@@ -57,12 +57,12 @@ def test_without_npm_the_demo_says_so_and_replays_a_recording(tmp_path):
 
 
 def test_every_scenario_has_a_recording_that_shows_its_rule():
-    from inspector.diagnose import diagnose
-    from inspector.lab.demo import recording
+    from inspector.demo.runs import recording
+    from inspector.diagnoser import diagnose_saved
     from inspector.sources import load
 
     for scenario in SCENARIOS:
         session = load(recording(scenario.name))
-        rules = [f.rule for f in diagnose(session.store.exchanges(), session.config)]
+        rules = [f.rule for f in diagnose_saved(session.store.exchanges(), session.info, session.config)]
         assert (rules[0] if rules else None) == scenario.expected_rule, scenario.name
     assert Path(recording("healthy")).stat().st_size > 0

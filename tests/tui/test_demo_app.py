@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.lab.scenarios import BY_NAME
+from inspector.demo.app import DemoApp, ScenarioMenu, start_scenario
 from inspector.lab.world import DemoLab
-from inspector.live import LiveSession
-from inspector.runner import RunRequest
-from inspector.session import SessionStore
-from inspector.tui.demo_app import DemoApp, ScenarioMenu
 from inspector.tui.screens import HelpScreen
 
 pytestmark = pytest.mark.e2e
@@ -30,12 +26,10 @@ async def wait(pilot, condition, seconds: float = 30.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-async def test_x_applies_the_fix_and_the_scenario_turns_green(demo_lab):
-    world = demo_lab.world(BY_NAME["proxy-auth"]).start()
-    store = SessionStore()
-    live = LiveSession(RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env()), store)
-    live.start()
-    app = DemoApp(world, live, (1, 7))
+async def test_x_applies_the_fix_and_the_scenario_turns_green_then_switches_in_place(demo_lab):
+    world, live = start_scenario(demo_lab, "proxy-auth")
+    store = live.store
+    app = DemoApp(demo_lab, world, live)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait(pilot, lambda: live.npm_state == "exit 1" and app.findings)
@@ -47,18 +41,24 @@ async def test_x_applies_the_fix_and_the_scenario_turns_green(demo_lab):
             assert {"Apply the fix", "Scenarios", "Next scenario"} <= {c.title for c in app.get_system_commands(app.screen)}
             await pilot.press("x")
             await wait(pilot, lambda: app.fixed is not None, 60)
-            assert app.fixed is True and app.live.info.npm_exit == 0
-            await wait(pilot, lambda: len(store) >= 4)
-            assert app.findings == []
+            assert app.fixed is True and live.info.npm_exit == 0
+            # the second run went through the same inspector and its findings are gone
+            assert [r.exit_code for r in live.runs] == [1, 0] and live.runs[1].number == 2
+            await wait(pilot, lambda: any(e.run == 2 for e in store.exchanges()) and app.findings == [])
             # the fix went into the demo's own npm config, the password percent-encoded as the finding says
             assert "https-proxy=http://demo-user:p%40ss%3Aw0rd%23demo@127.0.0.1:" in world.userconfig.read_text()
+            # the second run's diagnosis read the changed config, not the snapshot from before the fix
+            assert "demo-user" in (live.snapshot.get("https-proxy") or "")
+            # scenarios switch in place: the same app, a new world and session
             await pilot.press("s")
             assert isinstance(app.screen, ScenarioMenu)
             await pilot.press("down", "enter")
-            await pilot.pause()
-            await wait(pilot, lambda: app.next_scenario is not None)
-        assert app.next_scenario == "connect-denied"
+            await wait(pilot, lambda: app.scenario.name == "connect-denied" and app.session is not live, 60)
+            await wait(pilot, lambda: app.session.npm_state.startswith("exit") and app.findings, 60)
+            assert app.findings[0].rule == "proxy-connect-denied"
+            assert all(e.run == 1 for e in store.exchanges())
+            await pilot.press("q")
+        assert app.return_code == 0
     finally:
-        if app.live is not None:
-            app.live.stop()
-        world.stop()
+        app.session.stop()
+        app.world.stop()

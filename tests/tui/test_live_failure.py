@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.live import LiveSession
+from inspector.lifecycle import SessionLifecycle
 from inspector.runner import RunRequest
 from inspector.session import SessionStore
 from inspector.tui.app import InspectorApp
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.e2e
 
 async def test_npm_refusing_its_config_shows_npm_config_invalid_in_the_dashboard(npm_env):
     npm_env.add_userconfig("registry=https://registry.lab.test:4873/", "_auth=Ym9iOnNlY3JldA==")
-    live = LiveSession(RunRequest(argv=["npm", "view", "lab-hello", "version"], cwd=str(npm_env.project), env=npm_env.env()), SessionStore())
+    live = SessionLifecycle(RunRequest(argv=["npm", "view", "lab-hello", "version"], cwd=str(npm_env.project), env=npm_env.env()), SessionStore())
     live.start()
-    app = InspectorApp(live.store, live=live)
+    app = InspectorApp(live.store, session=live)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             for _ in range(400):

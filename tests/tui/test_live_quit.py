@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from inspector.live import LiveSession
+from inspector.lifecycle import SessionLifecycle
 from inspector.runner import RunRequest
 from inspector.session import SessionStore
 from inspector.tui.app import InspectorApp
@@ -19,10 +19,10 @@ async def test_quit_stops_a_running_npm_and_the_proxy(tmp_path, npm_env):
     (npm_env.project / "package.json").write_text(
         json.dumps({"name": "lab-app", "version": "1.0.0", "private": True, "scripts": {"wait": "node -e \"setTimeout(() => {}, 60000)\""}})
     )
-    live = LiveSession(RunRequest(argv=["npm", "run", "wait"], cwd=str(npm_env.project), env=npm_env.env()), SessionStore())
+    live = SessionLifecycle(RunRequest(argv=["npm", "run", "wait"], cwd=str(npm_env.project), env=npm_env.env()), SessionStore())
     live.start()
     port = live.proxy.port
-    app = InspectorApp(live.store, live=live)
+    app = InspectorApp(live.store, session=live)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             for _ in range(200):

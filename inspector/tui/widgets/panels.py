@@ -158,6 +158,9 @@ class FindingsPanel(Vertical):
             yield Static("No problems found yet.", id="finding-text")
         yield Static("Commands (c copies the highlighted one):", id="commands-title")
         yield OptionList(id="command-list")
+        status = Static("", id="fix-status")
+        status.display = False
+        yield status
 
     @guarded()
     def update_findings(self, findings: list[Finding]) -> None:
@@ -177,6 +180,13 @@ class FindingsPanel(Vertical):
         else:
             self.query_one("#finding-text", Static).update("No problems found yet.")
             self.query_one("#command-list", OptionList).clear_options()
+
+    def set_fix_status(self, text: str | None, *, ok: bool = True) -> None:
+        """What the last tried or written fix did (under the commands)."""
+        status = self.query_one("#fix-status", Static)
+        status.update(text or "")
+        status.display = bool(text)  # no line taken until there is something to say (80×24)
+        status.set_class(not ok, "-failed")
 
     @property
     def highlighted(self) -> Finding | None:

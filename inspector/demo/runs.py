@@ -1,4 +1,4 @@
-"""Running demo scenarios: headless (a JSON report, optionally with the fix applied) or in the dashboard.
+"""Running demo scenarios headless (a JSON report, optionally with the fix applied), and the demo's fix.
 
 Applying a fix writes only the demo's own temporary npm config: the same
 change the finding proposes, with the placeholders filled by values the demo
@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..diagnose import Finding, diagnose
-from ..fixes import apply_to_npmrc, fill_placeholders, masked_command, save_attachments
+from ..diagnose import Finding
+from ..fixes import apply_to_npmrc, fill_placeholders, masked_command
+from ..lab.scenarios import SCENARIOS, Scenario
+from ..lab.world import DemoLab, DemoWorld
+from ..lifecycle import SessionLifecycle
 from ..npmconfig import read_npm_config
-from ..report import json_report
-from ..runner import RunRequest, run
 from ..records import Exchange
+from ..report import json_report
+from ..runner import RunRequest
 from ..session import SessionInfo, SessionStore
-from .scenarios import SCENARIOS, Scenario
-from .world import DemoLab, DemoWorld
 
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[1] / "lab" / "recordings"
 
 
 def npm_available() -> bool:
@@ -56,11 +57,6 @@ def apply_fix(world: DemoWorld, findings: list[Finding]) -> AppliedFix | None:
     return AppliedFix(finding.rule, [masked_command(c) for c in ready])
 
 
-def findings_for(world: DemoWorld, store: SessionStore, snapshot, info: SessionInfo | None = None) -> list[Finding]:
-    outcome, source = (info.outcome(), info.upstream_source) if info is not None else (None, None)
-    return save_attachments(diagnose(store.exchanges(), snapshot, outcome, source), world.dir / "saved")
-
-
 @dataclass
 class HeadlessResult:
     scenario: Scenario
@@ -72,7 +68,7 @@ class HeadlessResult:
 
     @property
     def report(self) -> dict[str, Any]:
-        return json_report(self.info, self.exchanges, self.findings)
+        return json_report(self.info, self.exchanges, self.findings, run=1)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -86,34 +82,40 @@ class HeadlessResult:
         return data
 
 
+def session_for(world: DemoWorld, store: SessionStore | None = None) -> SessionLifecycle:
+    """A session over one demo world (its npm config, its corporate proxy), saving attachments in the world."""
+    request = RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env())
+    return SessionLifecycle(request, store, attachments_dir=world.dir / "saved")
+
+
 def run_headless(lab: DemoLab, scenario: Scenario, *, apply: bool = False) -> HeadlessResult:
-    """Run one scenario with the real npm; with ``apply``, apply the fix and run npm again."""
+    """Run one scenario with the real npm; with ``apply``, apply the fix and run npm again (the session's run 2)."""
     world = lab.world(scenario).start()
+    session = session_for(world)
+    output: list[str] = []
+    fix: dict[str, Any] | None = None
     try:
-        output: list[str] = []
-        store = SessionStore()
-        request = RunRequest(argv=world.argv, cwd=str(world.project), env=world.npm_env())
-        result = run(request, store, capture_output=output.append)
-        findings = findings_for(world, store, result.snapshot, result.info)
-        headless = HeadlessResult(scenario, result.info, store.exchanges(), findings, output=output)
+        session.start()
+        first = session.run_blocking(capture_output=output.append)
+        findings = session.diagnose(first.number).findings
         if apply:
             applied = apply_fix(world, findings)
             if applied is None:
-                headless.fix = {"rule": None, "applied": [], "exit": result.exit_code, "passed": result.exit_code == 0, "note": "nothing to fix"}
+                fix = {"rule": None, "applied": [], "exit": first.exit_code, "passed": first.exit_code == 0, "note": "nothing to fix"}
             else:
-                again = SessionStore()
-                second = run(request, again, capture_output=output.append)
-                remaining = [f.rule for f in diagnose(again.exchanges(), second.snapshot, second.outcome, second.info.upstream_source)]
-                headless.fix = {
+                second = session.run_blocking(capture_output=output.append)  # reads the demo's changed config again
+                fix = {
                     "rule": applied.rule,
                     "applied": applied.commands,
                     "exit": second.exit_code,
                     "passed": second.exit_code == 0,
-                    "findings_after": remaining,
+                    "findings_after": [f.rule for f in session.diagnose(second.number).findings],
                 }
-        return headless
     finally:
+        session.stop()
         world.stop()
+    exchanges = [e for e in session.store.exchanges() if e.run == first.number]
+    return HeadlessResult(scenario, session.info, exchanges, findings, fix=fix, output=output)
 
 
 def scenario_names() -> list[str]:
