@@ -331,9 +331,16 @@ def git_tracks(path: Path) -> bool:
     return result.returncode == 0
 
 
-def plan_write(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig, *, now: float | None = None) -> WritePlan:
-    """The write of ``changes`` (placeholders filled) to the npm config file of the layer the finding names."""
-    layer = changes[0].location if changes else "user"
+def plan_writes(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig, *, now: float | None = None) -> list[WritePlan]:
+    """The writes of ``changes`` (placeholders filled): one per npm config file the changes' layers name."""
+    by_layer: dict[str, list[tuple[ConfigChange, ConfigChange]]] = {}
+    for change, original in zip(changes, finding.changes):
+        by_layer.setdefault(change.location, []).append((change, original))
+    return [_plan(layer, pairs, raw, now) for layer, pairs in by_layer.items()]
+
+
+def _plan(layer: str, pairs: list[tuple[ConfigChange, ConfigChange]], raw: RawNpmConfig, now: float | None) -> WritePlan:
+    changes = [c for c, _ in pairs]
     target = next((Path(l.path) for l in raw.layers if l.name == layer and l.path), None)
     if target is None:
         base = raw.local_prefix or raw.cwd or os.getcwd()
@@ -341,7 +348,7 @@ def plan_write(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig,
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     lines = [f"{c.key}={c.value}" for c in changes if c.action == "set"] + [
         f"{c.key}={raw.get(c.value or '')}" for c in changes if c.action == "copy"
-    ]
+    ] + [f"(delete {c.key})" for c in changes if c.action == "delete"]
     shown = [_masked_line(line) for line in lines]
     plan = WritePlan(target, layer, changes, lines, shown, target.with_name(f"{target.name}.npm-inspect-backup-{stamp}"))
     secret = [c for c in changes if _secret_in(c) or c.action == "copy"]
@@ -350,10 +357,8 @@ def plan_write(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig,
             f"{target} is tracked by git: a secret written there would be committed. Write it as ${{VAR}} "
             "(npm reads the variable from the environment) and export the variable in your shell or CI instead."
         )
-        originals = {c.key: o for c, o in zip(changes, finding.changes)}
         plan.env_changes = [
-            _with_env_reference(c, originals.get(c.key, c), plan.env_vars) if (_secret_in(c) and c.action == "set") else c
-            for c in changes
+            _with_env_reference(c, original, plan.env_vars) if (_secret_in(c) and c.action == "set") else c for c, original in pairs
         ]
     return plan
 

@@ -90,6 +90,8 @@ class SessionLifecycle:
         self.npm_process: asyncio.subprocess.Process | None = None
         self.npm_state = "not started"
         self._outcomes: dict[int, NpmOutcome] = {}
+        self._trust: tuple[str, bool] | None = None
+        """The CAs and strict-ssl the proxy verifies registries with now (a tried fix may have changed them)."""
         self._configs: dict[int, NpmConfigSnapshot] = {}
         self.diagnoser = Diagnoser(self.store, self._run_inputs, attachments_dir=attachments_dir)
 
@@ -101,7 +103,7 @@ class SessionLifecycle:
 
     @property
     def raw(self) -> RawNpmConfig:
-        """npm's config with raw values (secrets): for fixes only, never shown."""
+        """The user's own npm config with raw values (secrets), as of the last plain run: for fixes, never shown."""
         assert self.prep is not None, "start() first"
         return self.prep.raw
 
@@ -219,14 +221,18 @@ class SessionLifecycle:
             self.prep.upstream, self.prep.upstream_source = upstream, source
             self.info.upstream, self.info.upstream_source = self.prep.upstream_display, source
         trust = (raw.ca_pems() or "", raw.strict_ssl)
-        if trust != (self.prep.raw.ca_pems() or "", self.prep.raw.strict_ssl):
+        if self._trust is None:
+            self._trust = (self.prep.raw.ca_pems() or "", self.prep.raw.strict_ssl)
+        if trust != self._trust:
+            self._trust = trust
             # a fix that names the corporate CA (cafile) or changes strict-ssl: the inspector verifies registries
             # with the new trust, and npm's bundle carries it (plus npm-inspect's CA)
             user_trust = trust[0] or ca.node_root_certificates()
             inspector_ca = ca.ensure_ca(self.prep.proxy_config.confdir).read_text()
             upstream_trust, self.prep.npm_bundle = write_bundles(self.prep.workdir, user_trust, inspector_ca, len(self.info.runs) + 1)
             self.proxy.set_trust(upstream_trust, insecure=not raw.strict_ssl)
-        self.prep.raw = raw
+        if not extra_env:
+            self.prep.raw = raw  # the user's own config as it is now (a fix's copy never becomes it)
         return raw.snapshot()
 
     def _end(self, record: RunRecord, code: int, output: str | None) -> RunRecord:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..diagnose import ConfigChange, Finding
 from ..errors import InspectorError
-from ..fixes import SECRET_PLACEHOLDERS, apply_write, fill_changes, make_trial, plan_write
+from ..fixes import SECRET_PLACEHOLDERS, apply_write, fill_changes, make_trial, plan_writes
 from ..session import RunRecord
 from .screens import ConfirmScreen, ValuesScreen, WriteScreen
 
@@ -51,6 +51,8 @@ class FixLoop:
         self.app = app
         self.tried: dict[tuple[str, str], TriedFix] = {}
         self.last: TriedFix | None = None
+        self.written: list = []
+        """The write plans of the last ``w`` (for tests and the status line)."""
 
     # -- checks ---------------------------------------------------------------------------------------
 
@@ -81,7 +83,7 @@ class FixLoop:
 
     async def values_for(self, finding: Finding, known: dict[str, str] | None = None) -> dict[str, str] | None:
         """Ask for the placeholders the finding's changes need (secrets in masked fields); ``None``: cancelled."""
-        names = sorted({p for c in finding.changes for p in c.placeholders} - set(known or {}))
+        names = [p for p in dict.fromkeys(p for c in finding.changes for p in c.placeholders) if p not in (known or {})]  # as they read: <user> before <password>
         if not names:
             return dict(known or {})
         answer = await self.app.push_screen_wait(
@@ -162,26 +164,35 @@ class FixLoop:
                 return False
         else:
             changes = tried.changes
-        plan = await asyncio.to_thread(plan_write, finding, changes, session.raw)
-        lines = "\n".join(f"  {line}" for line in plan.shown)
-        text = f"Write the fix for {finding.rule} to the {plan.layer} npm config\n{plan.path}:\n\n{lines}\n\n"
-        if plan.refused:
+        plans = await asyncio.to_thread(plan_writes, finding, changes, session.raw)
+        refused = [p for p in plans if p.refused]
+        text = f"Write the fix for {finding.rule}:\n"
+        for plan in plans:
+            lines = "\n".join(f"  {line}" for line in plan.shown)
+            text += f"\ninto the {plan.layer} npm config {plan.path}\n{lines}\n"
+        for plan in refused:
             env_lines = "\n".join(f"  {line}" for line in plan.env_shown)
             exports = " ".join(f"{name}=…" for name in plan.env_vars)
-            text += f"{plan.refused}\n\nWith ${{VAR}}:\n{env_lines}\nthen: export {exports}\n"
-        text += f"\nThe file is backed up first as {plan.backup.name}."
-        answer = await app.push_screen_wait(WriteScreen(text, can_write=plan.refused is None, can_use_env=plan.env_changes is not None))
+            text += f"\n{plan.refused}\nWith ${{VAR}}:\n{env_lines}\nthen: export {exports}\n"
+        text += "\nEach file is backed up first (" + ", ".join(p.backup.name for p in plans) + ")."
+        answer = await app.push_screen_wait(WriteScreen(text, can_write=not refused, can_use_env=bool(refused)))
         if answer is None:
             return False
+        backups = []
         try:
-            backup = await asyncio.to_thread(apply_write, plan, session.raw, use_env=answer == "env")
+            for plan in plans:
+                backup = await asyncio.to_thread(apply_write, plan, session.raw, use_env=answer == "env" and plan.refused is not None)
+                if backup is not None:
+                    backups.append(str(backup))
         except (OSError, InspectorError) as e:
             app.notify(f"Not written: {getattr(e, 'strerror', None) or e}", severity="error", timeout=15)
             return False
         if tried is not None:
             tried.written = True
-        kept = f" (backup: {backup})" if backup else ""
-        exports = f" Export {', '.join(plan.env_vars)} before npm runs." if answer == "env" else ""
-        app.notify(f"Written to {plan.path}{kept}.{exports} R runs npm with it.", title="Fix written", timeout=20)
-        app.findings_panel.set_fix_status(f"Written to {plan.path}{kept}. R runs npm with your config.", ok=True)
+        where = ", ".join(str(p.path) for p in plans)
+        kept = f" (backup: {', '.join(backups)})" if backups else ""
+        exports = f" Export {', '.join(n for p in refused for n in p.env_vars)} before npm runs." if answer == "env" else ""
+        self.written = plans
+        app.notify(f"Written to {where}{kept}.{exports} R runs npm with it.", title="Fix written", timeout=20)
+        app.findings_panel.set_fix_status(f"Written to {where}{kept}. R runs npm with your config.", ok=True)
         return True

@@ -138,7 +138,9 @@ class ValuesScreen(ModalScreen["dict[str, str] | None"]):
     npm's config; nothing shows or saves them.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "next_field", "Next", priority=True)]
+    """``enter`` moves on at once (a priority binding, not the field's Submitted message): what is typed right
+    after it lands in the next field, however fast it comes."""
 
     def __init__(self, title: str, names: Sequence[str], secret: Sequence[str]) -> None:
         super().__init__()
@@ -157,11 +159,11 @@ class ValuesScreen(ModalScreen["dict[str, str] | None"]):
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def action_next_field(self) -> None:
         inputs = list(self.query(Input))
-        position = inputs.index(event.input)
+        position = inputs.index(self.focused) if self.focused in inputs else len(inputs) - 1
         if position + 1 < len(inputs):
-            inputs[position + 1].focus()
+            self.set_focus(inputs[position + 1])
             return
         values = {name: self.query_one(f"#value-{name}", Input).value for name in self.names}
         missing = [name for name, value in values.items() if not value]

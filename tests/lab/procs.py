@@ -49,6 +49,28 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def listens_on(self, port: int) -> bool:
+        """True when this process's group (Squid forks workers) holds the listening socket on ``port``.
+
+        An open port is not enough: test runs side by side on one machine can pick the same free port, and a
+        readiness check would then talk to somebody else's server.
+        """
+        inodes = _listening_inodes(port)
+        if not inodes:
+            return False
+        for pid in _group_pids(self.proc.pid):
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    try:
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    except OSError:
+                        continue
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        return True
+            except OSError:
+                continue
+        return False
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -81,3 +103,31 @@ class ManagedProcess:
                 pass
             self.proc.wait(timeout=10)
         self._log_file.close()
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on ``port`` (IPv4 and IPv6), from /proc/net."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _group_pids(leader: int) -> list[int]:
+    """The process and every process in its group (started with start_new_session, so the group is ours)."""
+    pids = [leader]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != leader:
+            try:
+                if os.getpgid(int(entry)) == leader:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids

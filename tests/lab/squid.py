@@ -123,7 +123,7 @@ class Squid:
         self.process = ManagedProcess([SQUID, "-N", "-f", str(conf)], log=self.dir / "squid.out")
         try:
             wait_until(
-                lambda: port_open(self.port) or not self.process.alive(),  # type: ignore[union-attr]
+                lambda: self.process.listens_on(self.port) or not self.process.alive(),  # type: ignore[union-attr]
                 timeout=timeout,
                 what=f"Squid on port {self.port}",
             )

@@ -108,6 +108,9 @@ class Verdaccio:
     def _ready(self) -> bool:
         if any(not p.alive() for p in self.processes):
             raise RuntimeError("Verdaccio exited:\n" + "\n".join(p.log_tail() for p in self.processes))
+        ports = [self.http_port] + ([self.https_port] if self.https_port else [])
+        if not all(process.listens_on(port) for process, port in zip(self.processes, ports)):
+            return False  # not ours (yet): another test run may hold the port
         ok = _get(f"http://127.0.0.1:{self.http_port}/-/ping")
         if ok and self.https_port:
             ok = _https_ready(self.https_port)
