@@ -42,3 +42,15 @@ def test_core_modules_import_neither_textual_nor_mitmproxy(module):
         assert module in OPTIONAL_CORE and out == f"missing:{module}", out
         return
     assert out == [], f"{module} pulls in {out}"
+
+
+@pytest.mark.parametrize("module", ["inspector.tui.app", "inspector.tui.fixloop", "inspector.lifecycle", "inspector.diagnoser"])
+def test_the_dashboard_and_the_lifecycle_never_import_the_demo(module):
+    """The demo drives the dashboard and the lifecycle; never the other way round (no TUI → demo arrow)."""
+    code = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('inspector.demo', 'inspector.lab')))))"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out == [], f"{module} pulls in {out}"
