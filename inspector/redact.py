@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -267,25 +267,34 @@ def _is_secret_flag(name: str) -> bool:
     return lowered in _SECRET_FLAGS or last in _SECRET_FLAGS or any(word in lowered for word in _SECRET_FLAG_WORDS)
 
 
-def argv_secrets(argv: Sequence[str]) -> list[str]:
-    """The secret values on a command line (for the leak check): flag values, URL passwords, token shapes."""
-    secrets: list[str] = []
+def _argv_secrets(argv: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+    """Each argument with the secret value it carries as a whole (a secret flag's value), or ``None``.
+
+    ``--otp 123456`` gives ``("--otp", None), ("123456", "123456")``; ``--otp=123456`` gives
+    ``("--otp=123456", "123456")``. Other arguments may still hold secret shapes (URLs with passwords).
+    """
     expect = False
     for arg in argv:
         if expect:
-            secrets.append(arg)
             expect = False
+            yield arg, arg
             continue
         if arg.startswith("-") and len(arg) > 1:
             name, sep, value = arg.lstrip("-").partition("=")
             if _is_secret_flag(name):
-                if sep:
-                    secrets.append(value)
-                else:
-                    expect = True
+                expect = not sep
+                yield arg, value if sep else None
                 continue
-        scrubbed = redact_text(arg)
-        if scrubbed != arg:
+        yield arg, None
+
+
+def argv_secrets(argv: Sequence[str]) -> list[str]:
+    """The secret values on a command line (for the leak check): flag values, URL passwords, token shapes."""
+    secrets: list[str] = []
+    for arg, secret in _argv_secrets(argv):
+        if secret is not None:
+            secrets.append(secret)
+        elif (scrubbed := redact_text(arg)) != arg:
             secrets.extend(_masked_parts(arg, scrubbed))
     return [s for s in secrets if s]
 
@@ -308,22 +317,13 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     become ``[redacted:…]``.
     """
     out: list[str] = []
-    expect = False
-    for arg in argv:
-        if expect:
+    for arg, secret in _argv_secrets(argv):
+        if secret is None:
+            out.append(redact_text(arg))
+        elif secret == arg:  # the separate value of a secret flag
             out.append(mask(arg))
-            expect = False
-            continue
-        if arg.startswith("-") and len(arg) > 1:
-            name, sep, value = arg.lstrip("-").partition("=")
-            if _is_secret_flag(name):
-                if sep:
-                    out.append(arg[: len(arg) - len(value)] + (mask(value) if value else ""))
-                else:
-                    out.append(arg)
-                    expect = True
-                continue
-        out.append(redact_text(arg))
+        else:
+            out.append(arg[: len(arg) - len(secret)] + (mask(secret) if secret else ""))
     return out
 
 
