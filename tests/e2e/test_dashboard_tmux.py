@@ -1,38 +1,23 @@
-"""The real binary in a real terminal (tmux) against the real lab: a 407 shows as the proxy's, with its fix."""
+"""The real binary in a real terminal (tmux) against the real lab: a 407 shows as the proxy's, with its fix — and
+the fix is tried, written and proven without leaving the dashboard."""
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import subprocess
-import sys
-import uuid
+from urllib.parse import quote
 
 import pytest
 
 from tests.lab.procs import wait_until
+from tests.lab.terminal import dashboard
 
 pytestmark = pytest.mark.e2e
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
-
-
 def test_npm_install_in_the_dashboard_shows_the_407_and_its_fix(npm_env, verdaccio, lab_pki, squid_factory):
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is missing: run ./dev test (it installs it)")
     squid = squid_factory(users={"carol": "pw"})
     npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"https-proxy={squid.url}")
-    env = npm_env.env(NPM_INSPECT_HOME=os.environ["NPM_INSPECT_HOME"], TERM="xterm-256color")
-    env.pop("NO_COLOR", None)
-    session = f"npm-inspect-{uuid.uuid4().hex[:8]}"
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "inspector", "--", "npm", "install", "lab-hello"])
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.isidentifier())
-    tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "40", "-c", str(npm_env.project), f"env -i {exports} {command}; sleep 30")
-    try:
-        screen = lambda: tmux("capture-pane", "-p", "-t", session)  # noqa: E731
+    with dashboard(npm_env, "--", "npm", "install", "lab-hello") as terminal:
+        screen = terminal.screen
         wait_until(lambda: "The corporate proxy wants a login" in screen(), timeout=60, what="the proxy-auth finding on screen")
         text = screen()
         row = next(line for line in text.splitlines() if "proxy-auth" in line)
@@ -40,53 +25,38 @@ def test_npm_install_in_the_dashboard_shows_the_407_and_its_fix(npm_env, verdacc
         assert "proxy-auth-required" in text
         assert "npm config set 'proxy=http://<user>:<password>@127.0.0.1:" in text
         wait_until(lambda: "exit 1" in screen(), timeout=60, what="npm's exit status in the status bar")
-        tmux("send-keys", "-t", session, "q")
-        wait_until(lambda: "npm-inspect" not in screen().split("\n", 1)[0] or "listening" not in screen(), timeout=20, what="the dashboard to quit")
-    finally:
-        tmux("kill-session", "-t", session)
+        terminal.keys("q")
+        wait_until(lambda: "session saved to" in screen(), timeout=20, what="the dashboard to quit")
 
 
 def test_from_a_407_to_a_written_and_proven_fix_without_leaving_the_dashboard(npm_env, verdaccio, lab_pki, squid_factory):
     """npm-inspect -- npm install → 407 → x → the password typed (hidden) → tried through the same inspector →
     w → the user's npmrc holds the percent-encoded URL, a backup exists, and a plain npm install passes."""
-    from urllib.parse import quote
-
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is missing: run ./dev test (it installs it)")
     password = "Tmux@Pass:7"
     squid = squid_factory(users={"carol": password})
     npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"proxy={squid.url}", f"https-proxy={squid.url}")
     before = npm_env.userconfig.read_text()
-    env = npm_env.env(NPM_INSPECT_HOME=os.environ["NPM_INSPECT_HOME"], TERM="xterm-256color")
-    env.pop("NO_COLOR", None)
-    session = f"npm-inspect-{uuid.uuid4().hex[:8]}"
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "inspector", "--", "npm", "install", "lab-hello"])
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.isidentifier())
-    tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "40", "-c", str(npm_env.project), f"env -i {exports} {command}; sleep 30")
-    try:
-        screen = lambda: tmux("capture-pane", "-p", "-J", "-t", session)  # noqa: E731
+    with dashboard(npm_env, "--", "npm", "install", "lab-hello") as terminal:
+        screen = terminal.screen
         wait_until(lambda: "proxy-auth-required" in screen() and "exit 1" in screen(), timeout=60, what="the 407 and its finding")
-        tmux("send-keys", "-t", session, "f")
-        tmux("send-keys", "-t", session, "x")
+        terminal.keys("f", "x")
         wait_until(lambda: "<password> (hidden as you type)" in screen(), timeout=30, what="the values screen")
-        tmux("send-keys", "-t", session, "-l", "carol")
+        terminal.type("carol")
         wait_until(lambda: "carol" in screen(), timeout=10, what="the user name typed")
-        tmux("send-keys", "-t", session, "Enter")
-        tmux("send-keys", "-t", session, "-l", password)
+        terminal.keys("Enter")
+        terminal.type(password)
         wait_until(lambda: "•" * len(password) in screen(), timeout=10, what="the password typed, hidden")
         assert password not in screen()
-        tmux("send-keys", "-t", session, "Enter")
+        terminal.keys("Enter")
         wait_until(lambda: "the finding is gone" in screen(), timeout=90, what="the fix tried in run 2")
         assert "run 2 (fix: npm config set" in screen() and password not in screen()
-        tmux("send-keys", "-t", session, "w")
+        terminal.keys("w")
         wait_until(lambda: "Write it (y)" in screen(), timeout=30, what="the write confirmation")
         assert "https-proxy=http://carol:***@127.0.0.1:" in screen() and password not in screen()
-        tmux("send-keys", "-t", session, "y")
+        terminal.keys("y")
         wait_until(lambda: "Written to" in screen(), timeout=30, what="the fix written")
-        tmux("send-keys", "-t", session, "q")
+        terminal.keys("q")
         wait_until(lambda: "session saved to" in screen(), timeout=30, what="the dashboard to quit")
-    finally:
-        tmux("kill-session", "-t", session)
     written = npm_env.userconfig.read_text()
     assert f"https-proxy=http://carol:{quote(password, safe='')}@127.0.0.1:{squid.port}" in written
     backups = list(npm_env.userconfig.parent.glob(f"{npm_env.userconfig.name}.npm-inspect-backup-*"))

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shlex
-import shutil
 import socket
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +22,7 @@ from tests.lab import REGISTRY_HOST
 from tests.lab.fixtures import run_inspector
 from tests.lab.procs import wait_until
 from tests.lab.squid import SquidConfig
+from tests.lab.terminal import dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -111,10 +108,6 @@ def test_another_local_user_gets_npm_inspects_407_and_the_proxy_never_hears_of_i
     assert "did not present this run's proxy credential" in refused[0]["evidence"]["reason"]
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
-
-
 def raw_connect(host: str, port: int, target: str) -> str:
     with socket.create_connection((host, port), timeout=20) as s:
         s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
@@ -125,19 +118,11 @@ def raw_connect(host: str, port: int, target: str) -> str:
 
 
 def test_the_dashboard_serves_no_stranger_and_shows_the_url_with_its_credential(tmp_path, npm_env, verdaccio, lab_pki, squid_factory):
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is missing: run ./dev test (it installs it)")
     squid, password = squid_with_login(squid_factory)
     npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"https-proxy={squid.url_with('carol', password)}")
     session_file = tmp_path / "dashboard.jsonl"
-    env = npm_env.env(NPM_INSPECT_HOME=os.environ["NPM_INSPECT_HOME"], TERM="xterm-256color")
-    env.pop("NO_COLOR", None)
-    name = f"npm-inspect-{uuid.uuid4().hex[:8]}"
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "inspector", "--session", str(session_file)])
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.isidentifier())
-    tmux("new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(npm_env.project), f"env -i {exports} {command}; sleep 30")
-    try:
-        screen = lambda: tmux("capture-pane", "-p", "-J", "-t", name)  # noqa: E731
+    with dashboard(npm_env, "--session", str(session_file), size=(200, 50)) as terminal:
+        screen = terminal.screen
         wait_until(lambda: "npm_config_https_proxy=http://npm-inspect:" in screen(), timeout=60, what="the setup pane with the proxy URL")
         assert "--https-proxy" not in screen()  # the setup commands use the environment, not npm's argv
         header = json.loads(session_file.read_text().splitlines()[0])
@@ -152,10 +137,8 @@ def test_the_dashboard_serves_no_stranger_and_shows_the_url_with_its_credential(
             target = urlsplit(verdaccio.url("https")).netloc
             s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
             assert s.recv(4096).startswith(b"HTTP/1.1 200")
-        tmux("send-keys", "-t", name, "q")
-        wait_until(lambda: b'"npm_exit"' in session_file.read_bytes() or "sleep" in tmux("display", "-p", "-t", name, "#{pane_current_command}"), timeout=30, what="the dashboard to quit")
-    finally:
-        tmux("kill-session", "-t", name)
+        terminal.keys("q")
+        wait_until(lambda: "session saved to" in screen(), timeout=30, what="the dashboard to quit")
     wait_until(lambda: any(e["method"] == "CONNECT" for e in squid.access_entries()), timeout=20, what="Squid to log the pasted URL's CONNECT")
     assert not [e for e in squid.access_entries() if STRANGER_HOST in e["url"]]
     assert password not in session_file.read_text() and user_info.password not in session_file.read_text()
@@ -166,12 +149,14 @@ def test_the_proxy_sees_the_same_login_with_and_without_npm_inspect(npm_env, ver
     npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"https-proxy={squid.url_with('carol', password)}")
     direct = npm_env.run("view", "lab-hello", "version")
     assert direct.returncode == 0, direct.stderr
-    users_direct = {e["user"] for e in squid.access_entries() if e["method"] != "-"}
-    squid.access_log.write_text("")
+    connects = lambda: [e for e in squid.access_entries() if e["method"] == "CONNECT"]  # noqa: E731  (logged when a tunnel closes)
+    wait_until(lambda: connects() != [], timeout=20, what="Squid's log of npm's own run")
+    direct_entries = connects()
     run = run_inspector(npm_env, npm_args=["view", "lab-hello", "version"])
     assert run.exit == 0, run.process.stderr
-    wait_until(lambda: squid.access_entries() != [], timeout=20, what="Squid's log of the inspected run")
-    assert {e["user"] for e in squid.access_entries()} == users_direct == {"carol"}, squid.access_entries()
+    wait_until(lambda: len(connects()) > len(direct_entries), timeout=20, what="Squid's log of the inspected run")
+    inspected_entries = connects()[len(direct_entries):]
+    assert {e["user"] for e in inspected_entries} == {e["user"] for e in direct_entries} == {"carol"}, (direct_entries, inspected_entries)
 
 
 def test_upstream_password_from_the_environment_never_on_a_command_line(npm_env, verdaccio, lab_pki, squid_factory):
