@@ -75,6 +75,7 @@ def mask(secret: str) -> str:
 
 
 _SCHEME_VALUE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)(\s+)(\S.*)$", re.S)
+_MASKED_VALUE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]* )?\[redacted:[0-9a-f]{8}\]$")
 _AUTH_SCHEMES = {"basic", "bearer", "token", "ntlm", "negotiate", "digest", "aws4-hmac-sha256"}
 
 
@@ -95,6 +96,8 @@ def is_secret_header(name: str) -> bool:
 def redact_header_value(name: str, value: str) -> str:
     """Mask a secret header entirely (keeping its auth scheme); scrub token shapes from others; keep challenges."""
     if is_secret_header(name):
+        if _MASKED_VALUE.match(value):  # already redacted (a record read back from a file): keep its fingerprint
+            return value
         match = _SCHEME_VALUE.match(value)
         if match and match.group(1).lower() in _AUTH_SCHEMES:
             return f"{match.group(1)} {mask(match.group(3).strip())}"

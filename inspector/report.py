@@ -13,7 +13,7 @@ from typing import Any
 from .diagnose import Finding
 from .lines import exchange_line
 from .records import Exchange, Timings
-from .redact import redact_argv, redact_url
+from .redact import redact_argv, redact_text, redact_url
 from .session import SessionInfo
 
 REPORT_SCHEMA = "npm-inspect/report@1"
