@@ -24,7 +24,12 @@ SHORT_LIMIT = 1024
 MAX_CHALLENGES = 10
 
 def _headers_too_big(headers: tuple[tuple[str, str], ...]) -> bool:
-    return len(headers) > MAX_HEADERS + 1 or any(len(v) > HEADER_VALUE_LIMIT + 64 or len(k) > 300 for k, v in headers)
+    if len(headers) > MAX_HEADERS + 1:
+        return True
+    for k, v in headers:
+        if len(v) > HEADER_VALUE_LIMIT + 64 or len(k) > 300:
+            return True
+    return False
 
 
 def _bound_evidence(ev: Evidence) -> Evidence:

@@ -372,7 +372,7 @@ def scrub_exchange(exchange: Exchange) -> Exchange:
     changes: dict[str, object] = {}
     for name in ("request_headers", "response_headers"):
         headers = getattr(e, name)
-        scrubbed = tuple((k, redact.redact_header_value(k, v)) for k, v in headers)
+        scrubbed = tuple([redact.redact_header_pair(k, v) for k, v in headers])
         if scrubbed != headers:
             changes[name] = scrubbed
     for name in ("path", "body_preview", "reason"):

@@ -54,6 +54,7 @@ def set_fingerprint_key(key: bytes) -> None:
     _key = bytes(key)
     _fingerprint_cache.clear()
     _redact_short.cache_clear()
+    _redact_short_pair.cache_clear()
 
 
 _fingerprint_cache: dict[str, str] = {}
@@ -105,6 +106,18 @@ def redact_header_value(name: str, value: str) -> str:
     if name.lower().endswith("-authenticate"):
         return value
     return redact_text(value)
+
+
+def redact_header_pair(name: str, value: str) -> tuple[str, str]:
+    """``(name, redact_header_value(name, value))``, remembered for short values (headers repeat on every request)."""
+    if len(value) <= 512 and len(name) <= 256:
+        return _redact_short_pair(name, value)
+    return name, redact_header_value(name, value)
+
+
+@lru_cache(maxsize=8192)
+def _redact_short_pair(name: str, value: str) -> tuple[str, str]:
+    return name, redact_header_value(name, value)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -243,9 +256,11 @@ def _redact_short(text: str) -> str:
 def _redact(text: str) -> str:
     lowered = text.lower()
     for pattern, group, words in _TEXT_PATTERNS:
-        if any(word in lowered for word in words):  # cheap: most text has none of a pattern's words
-            text = pattern.sub(lambda m: _replace(m, group), text)
-            lowered = text.lower()
+        for word in words:  # cheap: most text has none of a pattern's words
+            if word in lowered:
+                text = pattern.sub(lambda m: _replace(m, group), text)
+                lowered = text.lower()
+                break
     return text
 
 
