@@ -47,8 +47,11 @@ def _bound_evidence(ev: Evidence) -> Evidence:
     return replace(ev, **changes) if changes else ev
 
 
+_NPM_FIELDS = tuple(f.name for f in fields(NpmIdentity))
+
+
 def _bound_npm(npm: NpmIdentity) -> NpmIdentity:
-    changes = {f.name: truncate(v, 512) for f in fields(npm) if (v := getattr(npm, f.name)) is not None and len(v) > 512}
+    changes = {name: truncate(v, 512) for name in _NPM_FIELDS if (v := getattr(npm, name)) is not None and len(v) > 512}
     return replace(npm, **changes) if changes else npm
 
 

@@ -117,24 +117,25 @@ def build_exchange(facts: ExchangeFacts, *, vault: "SecretVault | None" = None) 
     f = facts
     request_headers = text_headers(f.request_headers)
     response_headers = text_headers(f.response_headers)
+    req, resp = _Index(request_headers), _Index(response_headers)
     if vault is not None:
         vault.remember_headers(request_headers)
         vault.remember_headers(response_headers)
         if f.proxy_authorization:
             vault.remember_headers([("proxy-authorization", f.proxy_authorization)])
     if f.source == "probe":
-        hop, evidence, error = _probe(f, response_headers)
+        hop, evidence, error = _probe(f, resp)
     elif f.source == "direct":
         hop, evidence, error = _direct(f)
     elif f.source == "inspector":
-        hop, evidence, error = _refusal(f, response_headers)
+        hop, evidence, error = _refusal(f, resp)
     else:
-        hop, evidence, error = _relayed(f, request_headers, response_headers)
+        hop, evidence, error = _relayed(f, request_headers, response_headers, resp)
     connect = f.kind == "connect"
     content_type = None
     preview = evidence_body = None
     if f.source in ("capture", "har"):
-        content_type = f.content_type if f.content_type is not None else hops.first_header(response_headers, "content-type")
+        content_type = f.content_type if f.content_type is not None else resp.first("content-type")
     if f.source in ("capture", "har") and not connect:
         preview = _excerpt(f, content_type)
         evidence_body = preview if f.status is not None and f.status >= 400 else None
@@ -159,9 +160,9 @@ def build_exchange(facts: ExchangeFacts, *, vault: "SecretVault | None" = None) 
         evidence=evidence,
         request_headers=redact.bounded_headers(request_headers, max_count=MAX_HEADERS),
         response_headers=redact.bounded_headers(response_headers, max_count=MAX_HEADERS),
-        npm=npm_identity(lambda name: hops.first_header(request_headers, name)),
-        proxy_auth=credential(_proxy_authorization(f, request_headers)),
-        auth=credential(hops.first_header(request_headers, "authorization")),
+        npm=npm_identity(req.first),
+        proxy_auth=credential(_proxy_authorization(f, req)),
+        auth=credential(req.first("authorization")),
         bytes_sent=max(0, f.bytes_sent),
         bytes_received=max(0, f.body_size),
         content_type=content_type,
@@ -179,27 +180,46 @@ def fail_tunnel(record: Exchange, tls: TlsInfo | None, hop: Hop, kind: str, mess
     return bound_exchange(replace(record, hop=hop, tls=redacted_tls(tls), error=ErrorInfo(kind, redact.redact_text(message))))
 
 
-def _proxy_authorization(f: ExchangeFacts, request_headers: Sequence[tuple[str, str]]) -> str | None:
+class _Index:
+    """Header values by lower-cased name, built once per record (a record looks up some fifteen names)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, headers: Sequence[tuple[str, str]]) -> None:
+        values: dict[str, list[str]] = {}
+        for name, value in headers:
+            values.setdefault(name.lower(), []).append(value)
+        self._values = values
+
+    def first(self, name: str) -> str | None:
+        found = self._values.get(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> tuple[str, ...]:
+        return tuple(self._values.get(name, ()))
+
+
+def _proxy_authorization(f: ExchangeFacts, req: _Index) -> str | None:
     """The credential the proxy saw: the probe's own, else what npm sent (or what its tunnel carried)."""
-    sent = hops.first_header(request_headers, "proxy-authorization")
+    sent = req.first("proxy-authorization")
     return (f.proxy_authorization or sent) if f.source == "probe" else (sent or f.proxy_authorization)
 
 
-def _evidence(f: ExchangeFacts, headers: Sequence[tuple[str, str]], reason: str, error_body: str | None = None) -> Evidence:
+def _evidence(f: ExchangeFacts, resp: _Index, reason: str, error_body: str | None = None) -> Evidence:
     """The answer's telling parts: status line, who served it, and the challenges it made."""
     return Evidence(
         status_line=f"{f.http_version or 'HTTP/1.1'} {f.status} {f.reason}".strip() if f.status is not None else "",
-        server=hops.first_header(headers, "server"),
-        via=hops.first_header(headers, "via"),
-        squid_error=hops.first_header(headers, "x-squid-error"),
-        proxy_authenticate=tuple(hops.header_values(headers, "proxy-authenticate")),
-        www_authenticate=tuple(hops.header_values(headers, "www-authenticate")),
+        server=resp.first("server"),
+        via=resp.first("via"),
+        squid_error=resp.first("x-squid-error"),
+        proxy_authenticate=resp.all("proxy-authenticate"),
+        www_authenticate=resp.all("www-authenticate"),
         error_body=error_body,
         reason=reason,
     )
 
 
-def _probe(f: ExchangeFacts, headers: Sequence[tuple[str, str]]) -> tuple[Hop, Evidence, ErrorInfo | None]:
+def _probe(f: ExchangeFacts, resp: _Index) -> tuple[Hop, Evidence, ErrorInfo | None]:
     """npm-inspect asked the upstream proxy for the tunnel first: its answer (or silence) is the proxy's."""
     upstream = f.upstream or "?"
     if f.status is None:
@@ -220,7 +240,7 @@ def _probe(f: ExchangeFacts, headers: Sequence[tuple[str, str]]) -> tuple[Hop, E
         if f.reused
         else f"the upstream proxy {upstream} answered the CONNECT"
     )
-    return Hop.PROXY, _evidence(f, headers, reason, body), None
+    return Hop.PROXY, _evidence(f, resp, reason, body), None
 
 
 def _direct(f: ExchangeFacts) -> tuple[Hop, Evidence, ErrorInfo | None]:
@@ -237,11 +257,11 @@ def _direct(f: ExchangeFacts) -> tuple[Hop, Evidence, ErrorInfo | None]:
     return Hop.REGISTRY, Evidence(status_line=status_line, reason="direct connection to the registry host failed"), error
 
 
-def _refusal(f: ExchangeFacts, headers: Sequence[tuple[str, str]]) -> tuple[Hop, Evidence, ErrorInfo | None]:
+def _refusal(f: ExchangeFacts, resp: _Index) -> tuple[Hop, Evidence, ErrorInfo | None]:
     """npm-inspect's own 407: the client did not hold this run's credential (nothing went upstream)."""
     evidence = Evidence(
         status_line=f"{f.http_version} {f.status} {f.reason}".strip(),
-        proxy_authenticate=tuple(hops.header_values(headers, "proxy-authenticate")),
+        proxy_authenticate=resp.all("proxy-authenticate"),
         reason=(
             "npm-inspect refused this client: it did not present this run's proxy credential "
             "(npm-inspect hands it only to the npm it runs, or shows it in the setup pane); "
@@ -252,12 +272,12 @@ def _refusal(f: ExchangeFacts, headers: Sequence[tuple[str, str]]) -> tuple[Hop,
 
 
 def _relayed(
-    f: ExchangeFacts, request_headers: Sequence[tuple[str, str]], response_headers: Sequence[tuple[str, str]]
+    f: ExchangeFacts, request_headers: Sequence[tuple[str, str]], response_headers: Sequence[tuple[str, str]], resp: _Index
 ) -> tuple[Hop, Evidence, ErrorInfo | None]:
     """An answer relayed through npm-inspect (or recorded in a HAR): name the hop from what it carries."""
     suffix = " (read from a HAR file)" if f.source == "har" else ""
     if f.status is not None:
-        content_type = f.content_type if f.content_type is not None else hops.first_header(response_headers, "content-type")
+        content_type = f.content_type if f.content_type is not None else resp.first("content-type")
         wanted = hops.npm_wants(f.path, request_headers) if hops.is_html(content_type) else None
         hop, why = hops.classify_response(
             kind=f.kind,
@@ -273,7 +293,7 @@ def _relayed(
             kind, hop = hops.classify_error(f.error, via_proxy=f.via_proxy, phase_reached_registry=True)
             error = ErrorInfo(kind, message)
             why = f"{why}; then the transfer broke off: {message}"
-        return hop, _evidence(f, response_headers, why + suffix), error
+        return hop, _evidence(f, resp, why + suffix), error
     if f.error is None and f.source == "har":
         return Hop.REGISTRY, Evidence(reason="no answer recorded" + suffix), None
     message = f.error if f.error is not None else "no response"
@@ -350,6 +370,23 @@ def _decode_excerpt(raw: bytes | None, encoding: str | None, limit: int) -> str 
     except zlib.error:
         return f"({encoding} body that does not decode, {len(raw)} bytes)"
     return data[:limit].decode("utf-8", "replace")
+
+
+_AUTHORITY = re.compile(r"^(?P<host>[^:]+|\[.+\])(?::(?P<port>\d+))?$")
+
+
+def display_host(host_header: str | None, host: str) -> str:
+    """The host npm asked for: the Host header's (or HTTP/2 authority's) host part, else the connection's host.
+
+    Like mitmproxy's ``Request.pretty_host`` (a malformed header is shown whole).
+    """
+    if not host_header:
+        return host
+    match = _AUTHORITY.match(host_header)
+    if not match:
+        return host_header
+    name = match.group("host")
+    return name[1:-1] if name.startswith("[") and name.endswith("]") else name
 
 
 def ms(start: float | None, end: float | None) -> float | None:

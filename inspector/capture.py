@@ -35,6 +35,7 @@ from .build import (
     build_exchange,
     fail_tunnel,
     is_textual,
+    display_host,
     ms,
     redacted_tls,
     wants_excerpt,
@@ -57,6 +58,7 @@ _SEQ_KEY = "npm_inspect_seq"
 _RELAYED_KEY = "npm_inspect_relayed"
 _COUNTER_KEY = "npm_inspect_counter"
 _REFUSED_KEY = "npm_inspect_refused_by_inspector"
+_HEADS_KEY = "npm_inspect_answer_heads"
 
 _HOP_BY_HOP = {
     "connection",
@@ -407,9 +409,9 @@ class NpmCapture:
         response = flow.response
         if response is None:
             return
-        content_type = (response.headers.get("content-type") or "").lower()
-        textual = is_textual(content_type)
-        length = response.headers.get("content-length")
+        heads = flow.metadata[_HEADS_KEY] = _answer_heads(response.headers.fields)
+        content_type, length, _ = heads
+        textual = is_textual((content_type or "").lower())
         small = length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
         if response.stream or not textual or (length is not None and not small):
             counter = _BodyCounter(ERROR_BODY_LIMIT if textual else 0)
@@ -430,11 +432,12 @@ class NpmCapture:
         response = flow.response
         if flow.request.method != "GET" or response is None or response.status_code != 200 or response.raw_content is None:
             return
-        if "json" not in (response.headers.get("content-type") or ""):
+        content_type, _, encoding = flow.metadata.get(_HEADS_KEY) or _answer_heads(response.headers.fields)
+        if "json" not in (content_type or ""):
             return
         name = package_name(flow.request.path)
         if name is not None:
-            self.packuments.keep(name, response.raw_content, response.headers.get("content-encoding"))
+            self.packuments.keep(name, response.raw_content, encoding)
 
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.response is not None and flow.metadata.get(_RELAYED_KEY):
@@ -574,11 +577,14 @@ class NpmCapture:
         if response is not None:
             status = response.status_code
             response_headers = response.headers.fields
-            content_type = response.headers.get("content-type")
+            heads = flow.metadata.get(_HEADS_KEY)
+            if heads is None:
+                heads = flow.metadata[_HEADS_KEY] = _answer_heads(response_headers)
+            content_type = heads[0]
             if wants_excerpt(status, content_type, received):
                 head = bytes(counter.head) if counter is not None else raw
                 body = head[:DECODE_LIMIT] if head else None
-                encoding = response.headers.get("content-encoding")
+                encoding = heads[2]
         reached = bool(server is not None and server.timestamp_start is not None and server.connected)
         https = request.scheme == "https"
         return ExchangeFacts(
@@ -588,7 +594,7 @@ class NpmCapture:
             started=request.timestamp_start,
             method=request.method,
             scheme=request.scheme,
-            host=request.pretty_host if request.host_header else request.host,
+            host=display_host(_host_header(request), request.host),
             port=request.port,
             path=request.path,
             http_version=response.http_version if response is not None else "HTTP/1.1",
@@ -715,6 +721,36 @@ def _record_id(flow: http.HTTPFlow) -> str:
     return flow.id.replace("-", "")
 
 
+
+
+def _answer_heads(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[str | None, str | None, str | None]:
+    """Content-Type, -Length and -Encoding in one pass over the raw fields.
+
+    mitmproxy's ``headers.get`` costs several microseconds each (it re-encodes and
+    lower-cases every name): on the proxy's loop, per exchange, that adds up.
+    """
+    content_type = length = encoding = None
+    for key, value in fields:
+        size = len(key)
+        if size == 12 and content_type is None and key.lower() == b"content-type":
+            content_type = value.decode("utf-8", "surrogateescape")
+        elif size == 14 and length is None and key.lower() == b"content-length":
+            length = value.decode("utf-8", "surrogateescape")
+        elif size == 16 and encoding is None and key.lower() == b"content-encoding":
+            encoding = value.decode("utf-8", "surrogateescape")
+    return content_type, length, encoding
+
+
+def _host_header(request: http.Request) -> str | None:
+    """``request.host_header`` without mitmproxy's per-call header lookup (HTTP/2 and 3 carry it as ``:authority``)."""
+    data = request.data
+    if data.http_version in (b"HTTP/2.0", b"HTTP/3"):
+        if data.authority:
+            return data.authority.decode("utf-8", "surrogateescape")
+    for key, value in data.headers.fields:
+        if len(key) == 4 and key.lower() == b"host":
+            return value.decode("utf-8", "surrogateescape")
+    return None
 
 
 def _address(address: tuple[str, int]) -> str:
