@@ -187,10 +187,10 @@ def write_har(
         return _MASK.sub(lambda m: json.dumps(reveal(m.group(1)) or m.group(0))[1:-1], text) if reveal is not None else text
 
     log = _log_meta(info, config)
-    head = json.dumps({"log": log}, ensure_ascii=False, separators=(",", ":"))
+    head = json.dumps({"log": log}, ensure_ascii=False)  # the log's own fields as people read them; entries compact
     assert head.endswith("}}")
     with PrivateFile(path, vault=vault, what=f"the HAR {path}") as out:
-        out.write(unmask(head[:-2]) + ',"entries":[\n')
+        out.write(unmask(head[:-2]) + ', "entries": [\n')
         first = True
         for exchange in _ordered(exchanges):
             text = _ENCODER.encode(entry(exchange))
