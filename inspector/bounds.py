@@ -24,7 +24,12 @@ SHORT_LIMIT = 1024
 MAX_CHALLENGES = 10
 
 def _headers_too_big(headers: tuple[tuple[str, str], ...]) -> bool:
-    return len(headers) > MAX_HEADERS + 1 or any(len(v) > HEADER_VALUE_LIMIT + 64 or len(k) > 300 for k, v in headers)
+    if len(headers) > MAX_HEADERS + 1:
+        return True
+    for k, v in headers:
+        if len(v) > HEADER_VALUE_LIMIT + 64 or len(k) > 300:
+            return True
+    return False
 
 
 def _bound_evidence(ev: Evidence) -> Evidence:
@@ -42,8 +47,11 @@ def _bound_evidence(ev: Evidence) -> Evidence:
     return replace(ev, **changes) if changes else ev
 
 
+_NPM_FIELDS = tuple(f.name for f in fields(NpmIdentity))
+
+
 def _bound_npm(npm: NpmIdentity) -> NpmIdentity:
-    changes = {f.name: truncate(v, 512) for f in fields(npm) if (v := getattr(npm, f.name)) is not None and len(v) > 512}
+    changes = {name: truncate(v, 512) for name in _NPM_FIELDS if (v := getattr(npm, name)) is not None and len(v) > 512}
     return replace(npm, **changes) if changes else npm
 
 

@@ -16,8 +16,6 @@ import base64
 import itertools
 import logging
 import time
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from mitmproxy import connection, ctx, http
@@ -27,30 +25,40 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.tls import TlsData
 
 from . import hops, redact
-from .bounds import MAX_HEADERS, bound_exchange
-from .identity import credential, npm_identity
+from .bounds import bound_exchange
+from .build import (
+    DECODE_LIMIT,
+    ERROR_BODY_LIMIT,
+    PREVIEW_LIMIT,
+    ExchangeFacts,
+    _decode_excerpt,
+    build_exchange,
+    fail_tunnel,
+    is_textual,
+    display_host,
+    ms,
+    redacted_tls,
+    wants_excerpt,
+)
+from .handoff import Handoff, Sink
 from .packument import PackumentCache, package_name
-from .records import ErrorInfo, Evidence, Exchange, Hop, Timings, TlsInfo
+from .records import Exchange, Hop, Timings, TlsInfo
 from .upstream import ConnectAnswer, probe_connect
 from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
 
-Sink = Callable[[Exchange], None]
+__all__ = ["BUFFER_LIMIT", "ERROR_BODY_LIMIT", "NpmCapture", "PREVIEW_LIMIT", "Sink", "_decode_excerpt"]
 
-ERROR_BODY_LIMIT = 4096
-"""Bytes of an error body kept as evidence."""
-PREVIEW_LIMIT = 1024
-"""A successful text/JSON body is kept for the detail pane only if it is this small (whoami, pings):
-packuments are summarised instead — scrubbing each one would cost the proxy path more than it shows."""
 BUFFER_LIMIT = 1024 * 1024
 """Text/JSON bodies up to this size are buffered (to read error bodies); the rest are streamed."""
-_DECODE_LIMIT = 64 * 1024
+_ms = ms
 
 _SEQ_KEY = "npm_inspect_seq"
 _RELAYED_KEY = "npm_inspect_relayed"
 _COUNTER_KEY = "npm_inspect_counter"
 _REFUSED_KEY = "npm_inspect_refused_by_inspector"
+_HEADS_KEY = "npm_inspect_answer_heads"
 
 _HOP_BY_HOP = {
     "connection",
@@ -112,10 +120,11 @@ class _BodyCounter:
 class NpmCapture:
     """Turns every CONNECT and HTTP exchange into a record and hands it to ``sink``."""
 
-    def __init__(self, sink: Sink | None = None, vault: "SecretVault | None" = None) -> None:
-        self.sink: Sink = sink or (lambda exchange: None)
+    def __init__(self, sink: Sink | None = None, vault: "SecretVault | None" = None, *, offload: bool = False) -> None:
         self.vault = vault
         """When set (live dashboard), secret header values are kept in memory for the reveal key."""
+        self.handoff = Handoff(sink or (lambda exchange: None), vault, threaded=offload)
+        """Where facts become records: on a worker thread (``offload``) or at once on the caller's."""
         self._seq = itertools.count(1)
         self._clients: dict[str, _ClientState] = {}
         self._upstream: tuple[str, tuple[str, int]] | None = None
@@ -169,6 +178,22 @@ class NpmCapture:
             self._relay = bool(ctx.options.npm_inspect_relay)
             self._decrypting = not (ctx.options.ignore_hosts or ctx.options.allow_hosts)
 
+    @property
+    def sink(self) -> Sink:
+        return self.handoff.sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        self.handoff.sink = sink
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every exchange seen so far has reached the sink (records are built off the loop)."""
+        return self.handoff.flush(timeout)
+
+    def done(self) -> None:
+        """mitmproxy is shutting down: hand over the records still being built."""
+        self.handoff.close()
+
     # -- connections ------------------------------------------------------------
 
     def client_connected(self, client: connection.Client) -> None:
@@ -188,13 +213,15 @@ class NpmCapture:
         if timings.connect is None and state.connect_sent and state.tunnel_open:
             timings = replace(timings, connect=_ms(state.connect_sent, state.tunnel_open))
         self._emit(
-            replace(
-                record,
-                state="done",
-                tls=state.tls or record.tls,
-                bytes_sent=state.bytes_sent,
-                bytes_received=state.bytes_received,
-                timings=timings,
+            bound_exchange(
+                replace(
+                    record,
+                    state="done",
+                    tls=redacted_tls(state.tls) or record.tls,
+                    bytes_sent=state.bytes_sent,
+                    bytes_received=state.bytes_received,
+                    timings=timings,
+                )
             )
         )
 
@@ -238,7 +265,7 @@ class NpmCapture:
             chain=tuple(_name(cert.issuer) for cert in chain),
             chain_pem=_ca_pem(chain),
             failed_by=Hop.REGISTRY,
-            error=redact.redact_text(str(server.error or "TLS handshake failed")),
+            error=str(server.error or "TLS handshake failed"),
         )
         self._fail_connect(state, Hop.TLS, "tls", f"the registry's certificate was rejected: {state.tls.error}")
 
@@ -249,7 +276,7 @@ class NpmCapture:
         state.tls = TlsInfo(
             sni=client.sni,
             failed_by=Hop.CLIENT,
-            error=redact.redact_text(message),
+            error=message,
         )
         self._fail_connect(
             state,
@@ -266,7 +293,7 @@ class NpmCapture:
         flow.metadata[_SEQ_KEY] = next(self._seq)
         if _refused_by_inspector(flow):
             flow.metadata[_REFUSED_KEY] = True
-            self._emit(self._refusal_record(flow))
+            self._emit(self._refusal_facts(flow))
             return
         # with mitmproxy's proxyauth on, a valid credential (the run's own) was removed before this hook:
         # what is left is a credential meant for the upstream proxy (stock mitmdump -s addons/npm_capture.py)
@@ -275,10 +302,7 @@ class NpmCapture:
             return
         authorization = self._upstream_authorization or state.proxy_authorization
         answer = await self._probe(request.host, request.port, authorization, state)
-        self._remember(request.headers.items(multi=True))
-        if authorization:
-            self._remember([("proxy-authorization", authorization)])
-        record = self._connect_record(flow, answer, authorization)
+        record = build_exchange(self._probe_facts(flow, answer, authorization), vault=self.vault)
         if answer.accepted:
             state.connect = record
         else:
@@ -359,14 +383,14 @@ class NpmCapture:
         if self._upstream is not None and self._relay:
             return  # recorded from the probe in http_connect
         state = self._client_state(flow.client_conn)
-        record = self._direct_connect_record(flow)
+        record = build_exchange(self._direct_facts(flow), vault=self.vault)
         state.connect = record
         self._emit(record)
 
     def http_connect_error(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_RELAYED_KEY) or (self._upstream is not None and self._relay):
             return
-        self._emit(self._direct_connect_record(flow))
+        self._emit(self._direct_facts(flow))
 
     # -- HTTP --------------------------------------------------------------------
 
@@ -386,9 +410,9 @@ class NpmCapture:
         response = flow.response
         if response is None:
             return
-        content_type = (response.headers.get("content-type") or "").lower()
-        textual = _is_textual(content_type)
-        length = response.headers.get("content-length")
+        heads = flow.metadata[_HEADS_KEY] = _answer_heads(response.headers.fields)
+        content_type, length, _ = heads
+        textual = is_textual((content_type or "").lower())
         small = length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
         if response.stream or not textual or (length is not None and not small):
             counter = _BodyCounter(ERROR_BODY_LIMIT if textual else 0)
@@ -399,9 +423,9 @@ class NpmCapture:
         if flow.request.method == "CONNECT":
             return
         if flow.metadata.get(_REFUSED_KEY):
-            self._emit(self._refusal_record(flow))
+            self._emit(self._refusal_facts(flow))
             return
-        self._emit(self._http_record(flow))
+        self._emit(self._http_facts(flow))
         self._keep_packument(flow)
 
     def _keep_packument(self, flow: http.HTTPFlow) -> None:
@@ -409,11 +433,12 @@ class NpmCapture:
         response = flow.response
         if flow.request.method != "GET" or response is None or response.status_code != 200 or response.raw_content is None:
             return
-        if "json" not in (response.headers.get("content-type") or ""):
+        content_type, _, encoding = flow.metadata.get(_HEADS_KEY) or _answer_heads(response.headers.fields)
+        if "json" not in (content_type or ""):
             return
         name = package_name(flow.request.path)
         if name is not None:
-            self.packuments.keep(name, response.raw_content, response.headers.get("content-encoding"))
+            self.packuments.keep(name, response.raw_content, encoding)
 
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.request.method == "CONNECT" or flow.response is not None and flow.metadata.get(_RELAYED_KEY):
@@ -421,7 +446,7 @@ class NpmCapture:
         if flow.error is not None and "refused HTTP CONNECT" in flow.error.msg:
             # the proxy changed its mind since a reused probe: probe again next time
             self._forget_acceptance(flow, self._client_state(flow.client_conn))
-        self._emit(self._http_record(flow))
+        self._emit(self._http_facts(flow))
 
     # -- building records -----------------------------------------------------------
 
@@ -431,170 +456,116 @@ class NpmCapture:
             state = self._clients[client.id] = _ClientState(started=client.timestamp_start or time.time())
         return state
 
-    def _remember(self, headers) -> None:
-        if self.vault is not None:
-            self.vault.remember_headers(headers)
-
-    def _emit(self, record: Exchange) -> None:
-        try:
-            self.sink(bound_exchange(record))
-        except Exception:  # a consumer's bug must never break the proxy path
-            logger.exception("npm-inspect sink failed for exchange %s", record.id)
+    def _emit(self, item: ExchangeFacts | Exchange) -> None:
+        """Hand facts (built off the loop) or a finished record over, in order."""
+        self.handoff.put(item)
 
     def _fail_connect(self, state: _ClientState, hop: Hop, kind: str, message: str) -> None:
         if state.connect is None:
             return
-        record = state.connect
-        state.connect = replace(record, hop=hop, tls=state.tls, error=ErrorInfo(kind, message))
+        state.connect = fail_tunnel(state.connect, state.tls, hop, kind, message)
         self._emit(state.connect)
 
-    def _connect_record(self, flow: http.HTTPFlow, answer: ConnectAnswer, authorization: str | None) -> Exchange:
+    # -- facts (snapshots taken on the proxy's loop; records are built by inspector.build) ----------------
+
+    def _probe_facts(self, flow: http.HTTPFlow, answer: ConnectAnswer, authorization: str | None) -> ExchangeFacts:
         request = flow.request
         state = self._client_state(flow.client_conn)
         assert self._upstream is not None
-        upstream = _address(self._upstream[1])
-        if answer.status is not None:
-            schemes_hdr = hops.header_values(answer.headers, "proxy-authenticate")
-            body = _decode_excerpt(answer.body, _first(answer.headers, "content-encoding"), ERROR_BODY_LIMIT)
-            evidence = Evidence(
-                status_line=answer.status_line,
-                server=_first(answer.headers, "server"),
-                via=_first(answer.headers, "via"),
-                squid_error=_first(answer.headers, "x-squid-error"),
-                proxy_authenticate=tuple(schemes_hdr),
-                error_body=redact.redact_text(body) if body and not answer.accepted else None,
-                reason=(
-                    f"the upstream proxy {upstream} accepted this tunnel moments ago (answer reused)"
-                    if answer.reused
-                    else f"the upstream proxy {upstream} answered the CONNECT"
-                ),
-            )
-            error = None
-        else:
-            why = (
-                f"the upstream proxy {upstream} accepted the TCP connection but had not answered CONNECT"
-                if answer.error_kind == hops.PROXY_SLOW
-                else f"npm-inspect could not get an answer from the upstream proxy {upstream}"
-            )
-            evidence = Evidence(reason=why)
-            error = ErrorInfo(answer.error_kind or "connect-failed", redact.redact_text(f"upstream proxy {upstream}: {answer.error}"))
         done = answer.started + ((answer.tcp_ms or 0) + (answer.connect_ms or 0)) / 1000
         if answer.error_kind == hops.PROXY_SLOW:
             done = time.time()
-        return Exchange(
+        return ExchangeFacts(
+            source="probe",
             id=_record_id(flow),
             seq=flow.metadata[_SEQ_KEY],
             kind="connect",
             started=request.timestamp_start,
             method="CONNECT",
-            scheme="",
             host=request.host,
             port=request.port,
+            http_version=answer.http_version,
             status=answer.status,
             reason=answer.reason,
-            hop=Hop.PROXY,
-            state="open" if answer.accepted else "done",
-            upstream=upstream,
+            request_headers=request.headers.fields,
+            response_headers=tuple(answer.headers),
+            proxy_authorization=authorization,
+            via_proxy=True,
+            upstream=_address(self._upstream[1]),
+            error=answer.error,
+            error_kind=answer.error_kind,
+            reused=answer.reused,
+            body=answer.body or None,
+            body_encoding=_first(answer.headers, "content-encoding"),
             timings=Timings(
-                client=_ms(state.started, request.timestamp_start),
+                client=ms(state.started, request.timestamp_start),
                 upstream_connect=answer.tcp_ms,
                 connect=answer.connect_ms,
-                total=_ms(request.timestamp_start, done) if not answer.accepted else None,
+                total=ms(request.timestamp_start, done) if not answer.accepted else None,
             ),
-            evidence=evidence,
-            request_headers=_headers(request.headers.items(multi=True)),
-            response_headers=_headers(answer.headers),
-            npm=npm_identity(request.headers.get),
-            proxy_auth=credential(authorization),
-            error=error,
+            state="open" if answer.accepted else "done",
             decrypted=self._decrypting,
         )
 
-    def _refusal_record(self, flow: http.HTTPFlow) -> Exchange:
+    def _refusal_facts(self, flow: http.HTTPFlow) -> ExchangeFacts:
         """npm-inspect's own 407: the client did not hold this run's credential (nothing went upstream)."""
         request, response = flow.request, flow.response
         assert response is not None
         connect = request.method == "CONNECT"
-        return Exchange(
+        return ExchangeFacts(
+            source="inspector",
             id=_record_id(flow),
             seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
             kind="connect" if connect else "http",
             started=request.timestamp_start,
             method=request.method,
-            scheme="" if connect else request.scheme,
+            scheme=request.scheme,
             host=request.host,
             port=request.port,
-            path="" if connect else redact.bounded_text(request.path),
+            path=request.path,
+            http_version=response.http_version,
             status=response.status_code,
             reason=response.reason,
-            hop=Hop.INSPECTOR,
-            state="done",
-            timings=Timings(total=_ms(request.timestamp_start, response.timestamp_end or time.time())),
-            evidence=Evidence(
-                status_line=f"{response.http_version} {response.status_code} {response.reason}",
-                proxy_authenticate=tuple(response.headers.get_all("proxy-authenticate")),
-                reason=(
-                    "npm-inspect refused this client: it did not present this run's proxy credential "
-                    "(npm-inspect hands it only to the npm it runs, or shows it in the setup pane); "
-                    "nothing was sent upstream"
-                ),
-            ),
-            request_headers=_headers(request.headers.items(multi=True)),
-            response_headers=_headers(response.headers.items(multi=True)),
-            npm=npm_identity(request.headers.get),
-            proxy_auth=credential(request.headers.get("proxy-authorization")),
-            error=None,
+            request_headers=request.headers.fields,
+            response_headers=response.headers.fields,
+            timings=Timings(total=ms(request.timestamp_start, response.timestamp_end or time.time())),
             decrypted=self._decrypting,
         )
 
-    def _direct_connect_record(self, flow: http.HTTPFlow) -> Exchange:
+    def _direct_facts(self, flow: http.HTTPFlow) -> ExchangeFacts:
         request, response = flow.request, flow.response
         state = self._client_state(flow.client_conn)
         server = flow.server_conn
         status = response.status_code if response else None
-        error = None
-        hop = Hop.INSPECTOR
-        reason = "direct connection: npm-inspect reached the host and answered CONNECT"
-        if status is None or status >= 400:
-            message = response.get_text(strict=False) if response else str(flow.error or "no answer")
-            error = ErrorInfo("connect-failed", redact.redact_text(message or "connection failed")[:500])
-            hop, reason = Hop.REGISTRY, "direct connection to the registry host failed"
         tcp = state.upstream_tcp
-        return Exchange(
+        return ExchangeFacts(
+            source="direct",
             id=_record_id(flow),
             seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
             kind="connect",
             started=request.timestamp_start,
             method="CONNECT",
-            scheme="",
             host=request.host,
             port=request.port,
             status=status,
             reason=response.reason if response else "",
-            hop=hop,
-            state="open" if error is None else "done",
+            request_headers=request.headers.fields,
+            error=str(flow.error) if flow.error else None,
+            body=response.get_text(strict=False) if response is not None and status is not None and status >= 400 else None,
             timings=Timings(
-                client=_ms(state.started, request.timestamp_start),
-                upstream_connect=_ms(tcp[0], tcp[1]) if tcp and tcp[1] else _ms(server.timestamp_start, server.timestamp_tcp_setup),
+                client=ms(state.started, request.timestamp_start),
+                upstream_connect=ms(tcp[0], tcp[1]) if tcp and tcp[1] else ms(server.timestamp_start, server.timestamp_tcp_setup),
             ),
-            evidence=Evidence(status_line=f"HTTP/1.1 {status} {response.reason}" if response else "", reason=reason),
-            request_headers=_headers(request.headers.items(multi=True)),
-            npm=npm_identity(request.headers.get),
-            proxy_auth=credential(request.headers.get("proxy-authorization")),
-            error=error,
+            state="open" if status is not None and status < 400 else "done",
             decrypted=self._decrypting,
         )
 
-    def _http_record(self, flow: http.HTTPFlow) -> Exchange:
+    def _http_facts(self, flow: http.HTTPFlow) -> ExchangeFacts:
+        """Everything the record needs, read off the flow without redacting or classifying (that is the worker's)."""
         request, response = flow.request, flow.response
         state = self._client_state(flow.client_conn)
         server = flow.server_conn
-        via_proxy = server.via is not None
-        upstream = _address(server.via[1]) if server.via else None
-
-        self._remember(request.headers.items(multi=True))
-        if response is not None:
-            self._remember(response.headers.items(multi=True))
+        via = server.via if server is not None else None
         timings = self._http_timings(flow, state)
         counter: _BodyCounter | None = flow.metadata.get(_COUNTER_KEY)
         raw = response.raw_content if response is not None else None
@@ -602,85 +573,49 @@ class NpmCapture:
         sent = len(request.raw_content or b"")
         state.bytes_sent += sent
         state.bytes_received += received
-
-        content_type = response.headers.get("content-type") if response is not None else None
-        encoding = response.headers.get("content-encoding") if response is not None else None
-        head = bytes(counter.head) if counter is not None else (raw or b"")
-        error_status = response is not None and response.status_code >= 400
-        body_text = None
-        small = received <= PREVIEW_LIMIT
-        html = hops.is_html(content_type)
-        if response is not None and _is_textual((content_type or "").lower()) and (error_status or small or html):
-            limit = ERROR_BODY_LIMIT if error_status or html else PREVIEW_LIMIT
-            body_text = _decode_excerpt(head, encoding, limit)
-            body_text = redact.redact_text(body_text) if body_text else None
-
-        error = None
-        hop: Hop
+        status = content_type = encoding = body = None
+        response_headers: tuple = ()
         if response is not None:
-            hop, why = hops.classify_response(
-                kind="http",
-                status=response.status_code,
-                headers=response.headers.items(multi=True),
-                via_proxy=via_proxy,
-                in_tunnel=request.scheme == "https",
-                wanted=hops.npm_wants(request.path, request.headers.items(multi=True)) if html else None,
-            )
-            if flow.error is not None:  # the answer began, then broke off (npm killed, server reset mid-body)
-                message = str(flow.error.msg)
-                kind, hop = hops.classify_error(message, via_proxy=via_proxy, phase_reached_registry=True)
-                error = ErrorInfo(kind, redact.redact_text(message))
-                why = f"{why}; then the transfer broke off: {redact.redact_text(message)}"
-            evidence = Evidence(
-                status_line=f"{response.http_version} {response.status_code} {response.reason}",
-                server=response.headers.get("server"),
-                via=response.headers.get("via"),
-                squid_error=response.headers.get("x-squid-error"),
-                proxy_authenticate=tuple(response.headers.get_all("proxy-authenticate")),
-                www_authenticate=tuple(response.headers.get_all("www-authenticate")),
-                error_body=body_text if error_status else None,
-                reason=why,
-            )
-        else:
-            message = str(flow.error.msg if flow.error else "no response")
-            reached = server.timestamp_start is not None and server.connected if server else False
-            kind, hop = hops.classify_error(
-                message, via_proxy=via_proxy, phase_reached_registry=bool(reached or state.tls)
-            )
-            if state.tls is not None and state.tls.failed_by is not None:
-                kind, hop = "tls", Hop.TLS if state.tls.failed_by == Hop.REGISTRY else Hop.CLIENT
-            error = ErrorInfo(kind, redact.redact_text(message))
-            evidence = Evidence(reason=f"no HTTP answer: {redact.redact_text(message)}")
-
-        return Exchange(
+            status = response.status_code
+            response_headers = response.headers.fields
+            heads = flow.metadata.get(_HEADS_KEY)
+            if heads is None:
+                heads = flow.metadata[_HEADS_KEY] = _answer_heads(response_headers)
+            content_type = heads[0]
+            if wants_excerpt(status, content_type, received):
+                head = bytes(counter.head) if counter is not None else raw
+                body = head[:DECODE_LIMIT] if head else None
+                encoding = heads[2]
+        reached = bool(server is not None and server.timestamp_start is not None and server.connected)
+        https = request.scheme == "https"
+        return ExchangeFacts(
+            source="capture",
             id=_record_id(flow),
             seq=flow.metadata.get(_SEQ_KEY) or next(self._seq),
-            kind="http",
             started=request.timestamp_start,
             method=request.method,
             scheme=request.scheme,
-            host=request.pretty_host if request.host_header else request.host,
+            host=display_host(_host_header(request), request.host),
             port=request.port,
-            path=redact.bounded_text(request.path),
-            status=response.status_code if response is not None else None,
+            path=request.path,
+            http_version=response.http_version if response is not None else "HTTP/1.1",
+            status=status,
             reason=response.reason if response is not None else "",
-            hop=hop,
-            state="done",
-            upstream=upstream,
-            timings=timings,
-            evidence=evidence,
-            request_headers=_headers(request.headers.items(multi=True)),
-            response_headers=_headers(response.headers.items(multi=True)) if response is not None else (),
-            npm=npm_identity(request.headers.get),
-            proxy_auth=credential(request.headers.get("proxy-authorization") or state.proxy_authorization),
-            auth=credential(request.headers.get("authorization")),
+            request_headers=request.headers.fields,
+            response_headers=response_headers,
+            proxy_authorization=state.proxy_authorization,
+            via_proxy=via is not None,
+            in_tunnel=https,
+            upstream=_address(via[1]) if via else None,
+            error=str(flow.error.msg) if flow.error is not None else None,
+            reached_registry=reached or state.tls is not None,
+            tls=state.tls if https else None,
+            body=body,
+            body_encoding=encoding,
+            body_size=received,
             bytes_sent=sent,
-            bytes_received=received,
             content_type=content_type,
-            body_preview=body_text,
-            tls=state.tls if request.scheme == "https" else None,
-            error=error,
-            decrypted=True,
+            timings=timings,
         )
 
     def _http_timings(self, flow: http.HTTPFlow, state: _ClientState) -> Timings:
@@ -780,9 +715,6 @@ def _refused_by_inspector(flow: http.HTTPFlow) -> bool:
     return response is not None and response.status_code == 407 and "proxyauth" not in flow.metadata
 
 
-def _headers(headers) -> tuple[tuple[str, str], ...]:
-    """Redacted and capped: a peer's megabyte header costs a record no more than a few KB."""
-    return redact.bounded_headers(headers, max_count=MAX_HEADERS)
 
 
 def _record_id(flow: http.HTTPFlow) -> str:
@@ -790,10 +722,36 @@ def _record_id(flow: http.HTTPFlow) -> str:
     return flow.id.replace("-", "")
 
 
-def _ms(start: float | None, end: float | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round(max(0.0, (end - start) * 1000), 3)
+
+
+def _answer_heads(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[str | None, str | None, str | None]:
+    """Content-Type, -Length and -Encoding in one pass over the raw fields.
+
+    mitmproxy's ``headers.get`` costs several microseconds each (it re-encodes and
+    lower-cases every name): on the proxy's loop, per exchange, that adds up.
+    """
+    content_type = length = encoding = None
+    for key, value in fields:
+        size = len(key)
+        if size == 12 and content_type is None and key.lower() == b"content-type":
+            content_type = value.decode("utf-8", "surrogateescape")
+        elif size == 14 and length is None and key.lower() == b"content-length":
+            length = value.decode("utf-8", "surrogateescape")
+        elif size == 16 and encoding is None and key.lower() == b"content-encoding":
+            encoding = value.decode("utf-8", "surrogateescape")
+    return content_type, length, encoding
+
+
+def _host_header(request: http.Request) -> str | None:
+    """``request.host_header`` without mitmproxy's per-call header lookup (HTTP/2 and 3 carry it as ``:authority``)."""
+    data = request.data
+    if data.http_version in (b"HTTP/2.0", b"HTTP/3"):
+        if data.authority:
+            return data.authority.decode("utf-8", "surrogateescape")
+    for key, value in data.headers.fields:
+        if len(key) == 4 and key.lower() == b"host":
+            return value.decode("utf-8", "surrogateescape")
+    return None
 
 
 def _address(address: tuple[str, int]) -> str:
@@ -830,28 +788,8 @@ def _ca_pem(chain: list) -> str | None:
     return "".join(c.to_pem().decode("ascii") for c in cas) or None
 
 
-def _is_textual(content_type: str) -> bool:
-    return "json" in content_type or content_type.startswith("text/") or "xml" in content_type or content_type == ""
 
 
 def _is_login(request: http.Request) -> bool:
     return request.method == "PUT" and "/-/user/org.couchdb.user:" in request.path
 
-
-def _decode_excerpt(raw: bytes | None, encoding: str | None, limit: int) -> str | None:
-    """Decode at most ``limit`` bytes of a body; gzip/deflate are inflated with a cap (no bombs)."""
-    if not raw:
-        return None
-    data = raw[:_DECODE_LIMIT]
-    encoding = (encoding or "").strip().lower()
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit)
-        elif encoding == "deflate":
-            data = zlib.decompressobj().decompress(data, limit)
-        elif encoding not in ("", "identity"):
-            return f"({encoding}-encoded body, {len(raw)} bytes)"
-    except zlib.error:
-        return f"({encoding} body that does not decode, {len(raw)} bytes)"
-    text = data[:limit].decode("utf-8", "replace")
-    return text

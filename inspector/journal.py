@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_SCHEMA = "npm-inspect/journal@1"
 FLUSH_INTERVAL = 0.25
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+"""Journal lines are plain trees: skip the encoder's cycle bookkeeping (it runs for every exchange)."""
 
 
 def new_session_path(argv: list[str]) -> Path:
@@ -153,7 +155,8 @@ class JournalWriter:
     def _write_lines(self, lines: list[dict[str, Any]]) -> None:
         if self._file is None or self.error is not None:
             return
-        text = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+        encode = _ENCODER.encode
+        text = "".join([encode(line) + "\n" for line in lines])
         if self.vault is not None and self.vault.find_leak(text) is not None:
             logger.error("a record held a secret this session saw (a redaction bug): scrubbed before writing the session file")
             text = self.vault.scrub(text)

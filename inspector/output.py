@@ -13,6 +13,9 @@ support tickets. Each is written through :func:`write_private`:
   text is searched for every secret the session has seen; a hit refuses the
   write (:class:`~inspector.errors.SecretLeakError`) — it would be a redaction
   bug, and a ticket is the worst place to find it.
+
+Large outputs (a HAR of 100,000 exchanges) are written piece by piece with
+:class:`PrivateFile`, checked block by block as they go, never held whole.
 """
 
 from __future__ import annotations
@@ -40,11 +43,117 @@ def check_no_secret(text: str, vault: SecretVault | None, what: str) -> None:
         )
 
 
+CHUNK_CHARS = 256 * 1024
+"""Text gathered before it is leak-checked and written: a few large searches, not one per entry."""
+
+
+class PrivateFile:
+    """The streaming form of :func:`write_private`: write text piece by piece, checked as it goes.
+
+    ``with PrivateFile(path, vault=v, what="the HAR x") as out: out.write(text)`` — pieces are
+    gathered into blocks; each block is searched for the vault's secrets (together with the end of
+    the block before it, so a secret split across two pieces is still found) *before* it is
+    written, into a temporary file beside the target that is renamed over it only when
+    everything was written. A hit raises :class:`~inspector.errors.SecretLeakError` and deletes
+    the temporary file: the target is untouched. A device (``/dev/null``, ``/dev/stdout``) is
+    written in place: what came before the hit may have been written there, never the secret.
+    """
+
+    def __init__(self, path: Path, *, vault: SecretVault | None = None, what: str | None = None) -> None:
+        self.path = path
+        self.vault = vault if vault is not None and len(vault) else None
+        self.what = what or str(path)
+        self._pieces: list[str] = []
+        self._size = 0
+        self._tail = ""
+        self._overlap = self.vault.longest_form() if self.vault is not None else 0
+        self._file = None
+        self._temp: str | None = None
+
+    def __enter__(self) -> "PrivateFile":
+        path = self.path
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as e:
+            raise StorageError(f"cannot write {path}: {e.strerror}; choose a writable path") from None
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            self._file = path.open("wb")  # /dev/null, /dev/stdout, a FIFO: no rename, no chmod
+            return self
+        fd, self._temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: 0600
+        self._file = os.fdopen(fd, "wb")
+        return self
+
+    def write(self, text: str) -> None:
+        self._pieces.append(text)
+        self._size += len(text)
+        if self._size >= CHUNK_CHARS:
+            self._write_block()
+
+    def _write_block(self) -> None:
+        if not self._pieces:
+            return
+        block = "".join(self._pieces)
+        self._pieces, self._size = [], 0
+        if self.vault is not None:
+            check_no_secret(self._tail + block, self.vault, self.what)
+            if self._overlap > 1:
+                self._tail = (self._tail + block)[-(self._overlap - 1) :]
+        assert self._file is not None
+        self._file.write(block.encode("utf-8"))
+
+    def close(self) -> Path:
+        """Write the rest, make it durable and put it in place."""
+        try:
+            self._write_block()
+        except BaseException:
+            self.abort()
+            raise
+        assert self._file is not None
+        file, self._file = self._file, None
+        if self._temp is None:
+            file.close()
+            return self.path
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            os.replace(self._temp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._temp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written (the target stays as it was)."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:
+                pass
+        if self._temp is not None:
+            Path(self._temp).unlink(missing_ok=True)
+            self._temp = None
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_private(path: Path, data: str | bytes, *, vault: SecretVault | None = None, what: str | None = None) -> Path:
     """Write ``data`` to ``path`` owner-only and atomically, after the leak check (see the module docstring)."""
-    if isinstance(data, str):  # bytes (a zip) are checked member by member by their writer
-        check_no_secret(data, vault, what or str(path))
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if isinstance(data, str):
+        check_no_secret(data, vault, what or str(path))  # whole text first: nothing reaches even a device
+        with PrivateFile(path, what=what) as out:
+            out.write(data)
+        return path
+    # bytes (a zip) are checked member by member by their writer
+    raw = data
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

@@ -4,12 +4,16 @@ Why a thread: mitmproxy's ``Master.run()`` installs an eager task factory and
 an exception handler on the whole running loop. Inside Textual's loop that
 would change how the dashboard's tasks run, and a slow frame would stall the
 proxy. On its own loop the proxy never waits for the UI; records cross over
-through the sink (a thread-safe queue in the session store).
+through the sink (a thread-safe queue in the session store). The capture's
+records are built on a worker thread from facts snapshotted on the loop
+(:mod:`inspector.handoff`): :meth:`InspectorProxy.settle` and
+:meth:`InspectorProxy.stop` wait until every exchange reached the sink.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -70,7 +74,7 @@ class InspectorProxy:
 
     def __init__(self, config: ProxyConfig, sink: Sink, vault: SecretVault | None = None) -> None:
         self.config = config
-        self.capture = NpmCapture(sink, vault)
+        self.capture = NpmCapture(sink, vault, offload=True)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopped = threading.Event()
@@ -98,6 +102,10 @@ class InspectorProxy:
         if self._error is not None:
             self.stop()
             raise self._error
+        # Everything alive now (mitmproxy, cryptography, Textual, npm's config: some 10^5 objects, all kept for
+        # the process's life) leaves the garbage collector's view: otherwise every full collection while
+        # exchanges stream in walks all of it again, pausing the proxy's loop (measured: ~5 % of bench/load.py).
+        gc.freeze()
         return self
 
     def _thread_main(self) -> None:
@@ -225,10 +233,11 @@ class InspectorProxy:
         return len(self.capture._clients)
 
     def settle(self, timeout: float = 2.0) -> None:
-        """Wait (bounded) until every client connection has been seen closing."""
+        """Wait (bounded) until every client connection has been seen closing and its records reached the sink."""
         deadline = time.monotonic() + timeout
         while self.open_connections() and time.monotonic() < deadline:
             time.sleep(0.02)
+        self.capture.flush(max(0.5, deadline - time.monotonic()))
 
     async def _close_listeners(self) -> None:
         proxyserver = self._master.addons.get("proxyserver") if self._master is not None else None
@@ -252,3 +261,4 @@ class InspectorProxy:
                 pass
         if self._thread is not None:
             self._thread.join(timeout)
+        self.capture.handoff.close(timeout)  # every record built and handed to the sink before stop returns

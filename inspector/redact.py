@@ -54,6 +54,7 @@ def set_fingerprint_key(key: bytes) -> None:
     _key = bytes(key)
     _fingerprint_cache.clear()
     _redact_short.cache_clear()
+    _redact_short_pair.cache_clear()
 
 
 _fingerprint_cache: dict[str, str] = {}
@@ -75,6 +76,7 @@ def mask(secret: str) -> str:
 
 
 _SCHEME_VALUE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)(\s+)(\S.*)$", re.S)
+_MASKED_VALUE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]* )?\[redacted:[0-9a-f]{8}\]$")
 _AUTH_SCHEMES = {"basic", "bearer", "token", "ntlm", "negotiate", "digest", "aws4-hmac-sha256"}
 
 
@@ -95,6 +97,8 @@ def is_secret_header(name: str) -> bool:
 def redact_header_value(name: str, value: str) -> str:
     """Mask a secret header entirely (keeping its auth scheme); scrub token shapes from others; keep challenges."""
     if is_secret_header(name):
+        if _MASKED_VALUE.match(value):  # already redacted (a record read back from a file): keep its fingerprint
+            return value
         match = _SCHEME_VALUE.match(value)
         if match and match.group(1).lower() in _AUTH_SCHEMES:
             return f"{match.group(1)} {mask(match.group(3).strip())}"
@@ -102,6 +106,18 @@ def redact_header_value(name: str, value: str) -> str:
     if name.lower().endswith("-authenticate"):
         return value
     return redact_text(value)
+
+
+def redact_header_pair(name: str, value: str) -> tuple[str, str]:
+    """``(name, redact_header_value(name, value))``, remembered for short values (headers repeat on every request)."""
+    if len(value) <= 512 and len(name) <= 256:
+        return _redact_short_pair(name, value)
+    return name, redact_header_value(name, value)
+
+
+@lru_cache(maxsize=8192)
+def _redact_short_pair(name: str, value: str) -> tuple[str, str]:
+    return name, redact_header_value(name, value)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -240,9 +256,11 @@ def _redact_short(text: str) -> str:
 def _redact(text: str) -> str:
     lowered = text.lower()
     for pattern, group, words in _TEXT_PATTERNS:
-        if any(word in lowered for word in words):  # cheap: most text has none of a pattern's words
-            text = pattern.sub(lambda m: _replace(m, group), text)
-            lowered = text.lower()
+        for word in words:  # cheap: most text has none of a pattern's words
+            if word in lowered:
+                text = pattern.sub(lambda m: _replace(m, group), text)
+                lowered = text.lower()
+                break
     return text
 
 

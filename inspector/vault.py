@@ -78,6 +78,13 @@ class SecretVault:
                 return fp
         return None
 
+    def longest_form(self) -> int:
+        """The length of the longest form :meth:`find_leak` searches for (0 when the vault is empty)."""
+        with self._lock:
+            if self._needles is None:
+                self._needles = {form: fp for fp, secret in self._items.items() for form in variants(secret)}
+            return max(map(len, self._needles), default=0)
+
     def scrub(self, text: str) -> str:
         """``text`` with every form of every known secret replaced by its mask (longest forms first)."""
         with self._lock:

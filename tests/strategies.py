@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from hypothesis import strategies as st
 
 from inspector.npmoutcome import NpmOutcome
-from inspector.records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings
+from inspector.records import CredentialInfo, ErrorInfo, Evidence, Exchange, Hop, NpmIdentity, Timings, TlsInfo
 
 _ids = itertools.count(1)
 
@@ -59,6 +60,37 @@ exchanges = st.builds(
     content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/html; charset=utf-8", "application/octet-stream"])),
     body_preview=st.one_of(st.none(), text, st.just("<html><title>Sign in</title></html>")),
 )
+
+maybe_text = st.one_of(st.none(), text)
+npm_identities = st.builds(
+    NpmIdentity,
+    command=st.one_of(st.none(), st.sampled_from(["install", "view", "ci"])),
+    session=maybe_text,
+    user_agent=st.one_of(st.none(), st.just("npm/11.19.1 node/v20.20.2 linux x64 workspaces/false"), text),
+    auth_type=st.one_of(st.none(), st.sampled_from(["web", "legacy"])),
+    scope=st.one_of(st.none(), st.just("@corp")),
+    request_type=st.one_of(st.none(), st.sampled_from(["packument", "tarball", "metadata"])),
+)
+_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Fy\n-----END CERTIFICATE-----\n"
+tls_infos = st.builds(
+    TlsInfo,
+    sni=st.one_of(st.none(), st.sampled_from(["registry.npmjs.org", "nexus.corp"])),
+    version=st.one_of(st.none(), st.sampled_from(["TLSv1.2", "TLSv1.3"])),
+    subject=maybe_text,
+    issuer=st.one_of(st.none(), st.just("CN=Corp SSL Inspection CA, O=Corp"), text),
+    chain=st.lists(text, max_size=3).map(tuple),
+    chain_pem=st.one_of(st.none(), st.just(_PEM)),
+    failed_by=st.one_of(st.none(), st.sampled_from([Hop.CLIENT, Hop.REGISTRY])),
+    error=maybe_text,
+)
+complete_exchanges = st.builds(
+    lambda e, npm, tls, run: replace(e, npm=npm, tls=tls, run=run),
+    exchanges,
+    npm_identities,
+    st.one_of(st.none(), tls_infos),
+    st.integers(min_value=1, max_value=9),
+)
+"""Every field of a record set, TLS facts, npm's whole identity and the run included (round-trip tests)."""
 
 outcomes = st.builds(
     NpmOutcome,

@@ -9,11 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inspector.build import scrub_exchange
 from inspector.diagnose import diagnose
 from inspector.errors import SessionFileError
-from inspector.har import make_har, read_har, write_har
-from inspector.records import Hop
-from tests.strategies import exchanges
+from inspector.har import HarReader, make_har, read_har, write_har
+from inspector.jsonstream import JsonStream
+from inspector.records import ErrorInfo, Hop, TlsInfo, to_dict
+from inspector.session import SessionInfo
+from tests.strategies import complete_exchanges, exchanges, make_exchange
 from tests.tui.conftest import proxy_407_session
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "vendor" / "har-schema"
@@ -151,3 +154,135 @@ def test_a_har_written_by_mitmproxy_itself_reads_back(tmp_path):
     assert [r.status for r in records] == [200, 403]
     assert (records[1].kind, records[1].hop) == ("connect", Hop.PROXY)
     assert diagnose(records)[0].rule == "proxy-connect-denied"
+
+
+def _ordered(records):
+    return sorted(records, key=lambda e: (e.started, e.seq))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(complete_exchanges, max_size=6))
+def test_har_to_records_to_har_keeps_every_field(tmp_path_factory, generated):
+    records = [scrub_exchange(e) for e in generated]  # records as the capture makes them: redacted and bounded
+    folder = tmp_path_factory.mktemp("har")
+    info = SessionInfo(npm_argv=["npm", "install"], npm_exit=1, upstream="http://carol:***@proxy.corp:3128")
+    first = write_har(folder / "first.har", records, info)
+    read, read_info, _ = read_har(first)
+    assert [to_dict(r) for r in read] == [to_dict(r) for r in _ordered(records)]
+    assert read == _ordered(records)
+    second = write_har(folder / "second.har", read, read_info)
+    assert json.loads(second.read_text()) == json.loads(first.read_text())
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ29ycCBTU0wgSW5zcGVjdGlvbiBDQQ==\n-----END CERTIFICATE-----\n"
+
+
+def test_a_har_reopened_from_a_ticket_still_saves_the_resigning_ca(tmp_path):
+    tls = TlsInfo(
+        sni="registry.npmjs.org",
+        version="TLSv1.3",
+        subject="CN=registry.npmjs.org",
+        issuer="CN=Corp SSL Inspection CA, O=Corp",
+        chain=("CN=Corp SSL Inspection CA, O=Corp",),
+        chain_pem=PEM,
+        failed_by=Hop.REGISTRY,
+        error="certificate verify failed: unable to get local issuer certificate",
+    )
+    tunnel = make_exchange(kind="connect", status=200, hop=Hop.TLS, tls=tls, error=ErrorInfo("tls", "the registry's certificate was rejected"), run=2)
+    live = [f for f in diagnose([tunnel]) if f.rule == "tls-untrusted"]
+    assert live and live[0].attachments == (("corporate-ca.pem", PEM),)
+    records, _, _ = read_har(write_har(tmp_path / "ticket.har", [tunnel], SessionInfo()))
+    (reopened,) = records
+    assert reopened.tls == tls and reopened.run == 2
+    (finding,) = [f for f in diagnose(records) if f.rule == "tls-untrusted"]
+    assert finding.attachments == (("corporate-ca.pem", PEM),)
+
+
+def test_a_har_from_the_previous_version_still_reads(tmp_path):
+    """``_npmInspect`` as npm-inspect wrote it before records were written whole (HARs already attached to tickets)."""
+    entry = {
+        "startedDateTime": "2026-11-24T10:00:00Z",
+        "time": 12.0,
+        "request": {"method": "CONNECT", "url": "https://registry.npmjs.org:443/", "httpVersion": "HTTP/1.1", "cookies": [],
+                    "headers": [{"name": "Proxy-Authorization", "value": "Basic [redacted:0a1b2c3d]"}], "queryString": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": 407, "statusText": "Proxy Authentication Required", "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": "Proxy-Authenticate", "value": 'Basic realm="Corp"'}, {"name": "Server", "value": "squid/5.7"}],
+                     "content": {"size": 0, "mimeType": ""}, "redirectURL": "", "headersSize": -1, "bodySize": 0},
+        "cache": {},
+        "timings": {"blocked": -1, "dns": -1, "connect": 3.0, "ssl": -1, "send": 0, "wait": 0, "receive": 0},
+        "_npmInspect": {
+            "id": "abc123", "seq": 7, "kind": "connect", "hop": "proxy", "state": "done", "upstream": "10.0.0.8:3128",
+            "evidence": {"statusLine": "HTTP/1.1 407 Proxy Authentication Required", "server": "squid/5.7", "via": None,
+                         "xSquidError": "ERR_CACHE_ACCESS_DENIED 0", "proxyAuthenticate": ['Basic realm="Corp"'], "wwwAuthenticate": [],
+                         "errorBody": None, "reason": "the upstream proxy 10.0.0.8:3128 answered the CONNECT"},
+            "npm": {"command": "install", "session": None, "userAgent": "npm/11.19.1", "authType": None, "scope": None},
+            "proxyAuth": {"scheme": "Basic", "fingerprint": "0a1b2c3d", "user": "carol"},
+            "auth": None,
+            "timings": {"client": 0.5, "upstream_connect": 1.0, "connect": 2.0, "tls": None, "send": None, "wait": None, "receive": None, "total": 12.0},
+            "tls": {"issuer": "CN=Corp CA", "subject": None, "chain": ["CN=Corp CA"], "failedBy": None, "error": None},
+            "decrypted": False,
+        },
+    }
+    path = tmp_path / "old.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "npm-inspect", "version": "0.1"}, "entries": [entry],
+                                        "_npmInspect": {"npmArgv": ["npm", "install"], "npmExit": 1, "mode": "metadata-only"}}}))
+    (record,), info, _ = read_har(path)
+    assert (record.id, record.seq, record.kind, record.status, record.hop, record.upstream) == ("abc123", 7, "connect", 407, Hop.PROXY, "10.0.0.8:3128")
+    assert record.evidence.squid_error == "ERR_CACHE_ACCESS_DENIED 0" and record.evidence.proxy_authenticate == ('Basic realm="Corp"',)
+    assert record.proxy_auth.username == "carol" and record.npm.user_agent == "npm/11.19.1" and record.decrypted is False
+    assert record.timings.connect == 2.0 and record.tls.issuer == "CN=Corp CA"
+    assert record.request_headers == (("Proxy-Authorization", "Basic [redacted:0a1b2c3d]"),)
+    assert (info.npm_exit, info.mode) == (1, "metadata-only")
+    assert diagnose([record])[0].rule == "proxy-auth-rejected"  # a credential was sent and refused
+
+
+def test_a_har_is_written_entry_by_entry_and_read_back_entry_by_entry(tmp_path):
+    """Export takes a generator (never a list of entries); the reader walks log.entries with a tiny buffer too."""
+    count = 300
+    produced = []
+
+    def records():
+        for n in range(1, count + 1):
+            record = make_exchange(seq=n, started=1_800_000_000.0 + n, path=f"/pkg-{n}")
+            produced.append(record)
+            yield record
+
+    path = write_har(tmp_path / "big.har", records(), SessionInfo(npm_argv=["npm", "ci"], npm_exit=0))
+    with path.open(encoding="utf-8") as f:
+        stream = JsonStream(f, chunk=7)  # every entry crosses many buffer ends
+        entries = []
+        for key in stream.members():
+            if key == "log":
+                for name in stream.members():
+                    if name == "entries":
+                        entries.extend(stream.items())
+                    else:
+                        stream.value()
+            else:
+                stream.value()
+        stream.end()
+    assert [e["_npmInspect"]["path"] for e in entries] == [f"/pkg-{n}" for n in range(1, count + 1)]
+    reader = HarReader(path)
+    assert [r.path for r in reader.records()] == [r.path for r in produced]
+    assert reader.info.npm_argv == ["npm", "ci"] and reader.info.npm_exit == 0
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("12345", 12345), ('"a\\"b"', 'a"b'), ("[1, 2, [3]]", [1, 2, [3]]), ('{"a": {"b": null}}', {"a": {"b": None}}), ("-0.5e3", -500.0)],
+)
+def test_the_json_stream_reads_values_cut_anywhere_by_its_buffer(tmp_path, text, value):
+    import io
+
+    for chunk in (1, 2, 3, 64):
+        stream = JsonStream(io.StringIO(text), chunk=chunk)
+        assert stream.value() == value
+        stream.end()
+
+
+@pytest.mark.parametrize("text", ['{"log": {"entries": [1, 2', '{"log": {"entries": [1 2]}}', '{"log": 1} x', "[1,]"])
+def test_broken_json_is_said_to_be_broken(tmp_path, text):
+    path = tmp_path / "broken.har"
+    path.write_text(text)
+    with pytest.raises(SessionFileError, match="not valid JSON"):
+        read_har(path)

@@ -78,3 +78,39 @@ def test_a_har_with_a_leaked_secret_is_refused(tmp_path):
         write_har(tmp_path / "x.har", [leaky], SessionInfo(), vault=vault)
     assert not (tmp_path / "x.har").exists()
     write_har(tmp_path / "x.har", [leaky], SessionInfo(), vault=vault, reveal=lambda fp: None)  # --no-redact: the user asked
+
+
+def test_a_streamed_output_is_checked_across_its_blocks_and_refused_whole(tmp_path):
+    from inspector.output import CHUNK_CHARS, PrivateFile
+
+    vault = SecretVault()
+    vault.remember("Sup3r-Secret-Value")
+    target = tmp_path / "big.har"
+    target.write_text("the old file")
+    with pytest.raises(SecretLeakError):
+        with PrivateFile(target, vault=vault, what="the HAR") as out:
+            out.write("x" * (CHUNK_CHARS - 8) + "Sup3r-Se")  # the secret straddles the first block's end
+            out.write("cret-Value and more")
+    assert target.read_text() == "the old file"
+    assert [p.name for p in tmp_path.iterdir()] == ["big.har"]  # no temporary file left behind
+
+
+def test_a_streamed_output_to_a_device_is_written_in_place():
+    from inspector.output import PrivateFile
+
+    with PrivateFile(Path("/dev/null"), vault=SecretVault()) as out:
+        out.write("discarded")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_har_whose_last_entry_leaks_leaves_the_old_file(tmp_path):
+    vault = SecretVault()
+    vault.remember("npm_LeakedButUnknownShape")
+    records = [Exchange(id=f"a{n}", seq=n, kind="http", started=float(n), method="GET", scheme="https", host="r", port=443, path=f"/p{n}" + "x" * 200) for n in range(3000)]
+    records.append(Exchange(id="last", seq=9999, kind="http", started=1e9, method="GET", scheme="https", host="r", port=443, path="/x?q=npm_LeakedButUnknownShape"))
+    target = tmp_path / "x.har"
+    target.write_text("old")
+    with pytest.raises(SecretLeakError):
+        write_har(target, records, SessionInfo(), vault=vault)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["x.har"]
+    write_har(Path("/dev/null"), records[:-1], SessionInfo(), vault=vault)

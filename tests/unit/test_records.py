@@ -6,13 +6,22 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
+import dataclasses
+
 from inspector.records import Exchange, Hop, from_dict, to_dict
-from tests.strategies import exchanges, make_exchange
+from tests.strategies import complete_exchanges, exchanges, make_exchange
 
 
 @given(exchanges)
 def test_a_record_survives_a_json_round_trip(exchange: Exchange):
     assert from_dict(json.loads(json.dumps(to_dict(exchange)))) == exchange
+
+
+@given(complete_exchanges)
+def test_every_field_survives_a_json_round_trip_and_to_dict_is_asdict(exchange: Exchange):
+    data = to_dict(exchange)
+    assert from_dict(json.loads(json.dumps(data))) == exchange
+    assert json.loads(json.dumps(data)) == json.loads(json.dumps(dataclasses.asdict(exchange)))
 
 
 @given(exchanges, st.integers(min_value=1, max_value=10_000))
