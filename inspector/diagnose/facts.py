@@ -122,12 +122,13 @@ def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
 
 
 def proxy_url_for_advice(
-    config: NpmConfigSnapshot, exchanges: Iterable[Exchange], upstream_source: str | None = None
+    config: NpmConfigSnapshot, exchanges: Iterable[Exchange], upstream_source: str | None = None, tool: str = "npm"
 ) -> tuple[str, str, str | None]:
     """(scheme://host:port of the corporate proxy, where we learned it, user name if known).
 
     ``upstream_source`` is where the run took its upstream from; ``--upstream``
-    beats npm's config, as it did for the run.
+    beats npm's config, as it did for the run. For other tools the config key is named the tool's way
+    (``upstream_source`` already is: ``yarn berry httpsProxy (/p/.yarnrc.yml)``).
     """
     exchanges = list(exchanges)
     if upstream_source == "--upstream":
@@ -137,8 +138,9 @@ def proxy_url_for_advice(
     for key in ("https-proxy", "proxy"):
         value = config.get(key)
         if value:
-            return _strip_userinfo(value), f"npm config {key}", _user(value)
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+            where = f"npm config {key}" if tool == "npm" or not upstream_source else upstream_source
+            return _strip_userinfo(value), where, _user(value)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy") if tool != "yarn-berry" else ():  # berry ignores them
         value = config.env_proxy.get(name)
         if value:
             return _strip_userinfo(value), f"environment {name}", _user(value)

@@ -359,9 +359,10 @@ class InspectorApp(App[int]):
             return
         finally:
             self._update_status()
-        output.write_line(f"npm exited with status {record.exit_code}")
+        tool = Path(self.info.npm_argv[0]).name if self.info.npm_argv else "npm"
+        output.write_line(f"{tool} exited with status {record.exit_code}")
         self.notify(
-            f"run {record.number}: npm exited with status {record.exit_code}",
+            f"run {record.number}: {tool} exited with status {record.exit_code}",
             severity="information" if record.exit_code == 0 else "warning",
         )
         return record

@@ -19,6 +19,16 @@ _CURATION = re.compile(r"curat|quarantin|blocked|policy|firewall|not allowed|mal
 _NOT_FOUND_URL = re.compile(r"404 Not Found - GET (\S+)")
 _NO_MATCH = re.compile(r"No matching version found for ((?:@[\w.-]+/)?[\w.-]+)@(\S+?)\.?$", re.M)
 _REFUSING = re.compile(r'Refusing to fetch "((?:@[\w.-]+/)?[\w.-]+)@(https?://[^"]+)"')
+SELF_CHECKS = {"pnpm": ("pnpm", "@pnpm/exe")}
+"""Packages a tool looks itself up as (pnpm 12 asks the registry for ``/pnpm`` on every run, measured): a private
+registry without them answers 404, which says nothing about the user's install."""
+
+
+def _self_check(e: Exchange, context: RunContext) -> bool:
+    package = package_of(e.path)
+    if package not in SELF_CHECKS.get(context.tool, ()):
+        return False
+    return context.outcome is None or f"{package}@" not in context.outcome.text()
 
 
 def _mirror_advice(flavour: Flavour, package: str) -> str:
@@ -63,6 +73,7 @@ def package_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
         if e.kind == "http" and e.hop == Hop.REGISTRY and e.status == 404 and package_of(e.path)
         # an unmapped scope asked of the default registry is scope-registry-missing's
         and not ((scope := scope_of(package_of(e.path))) and scope not in mapped)
+        and not _self_check(e, context)
     ]
     urls: list[str] = []
     if not missing and context.npm_failed and context.code == "E404" and context.outcome is not None:
