@@ -72,7 +72,8 @@ class SessionInfo:
     """The package manager the session ran: ``npm``, ``pnpm``, ``yarn-classic``, ``yarn-berry`` or ``bun``."""
     tool_version: str | None = None
     tool_display: str | None = None
-    """``yarn 4.18.1 (berry)``, ``pnpm 12.4.2``: for headers, reports and the journal (the HAR: see har.py)."""
+    """``yarn 4.18.1 (berry)``, ``pnpm 12.4.2``: for headers, reports and the journal. (The HAR writer does not carry
+    it yet: it is being rewritten; its ``_npmInspect`` block should add ``tool``/``tool_version`` from here.)"""
     tool_notes: list[str] = field(default_factory=list)
     """What the tool's config or injection could not cover (redacted): ``yarn berry ignores HTTPS_PROXY``…"""
 

@@ -193,6 +193,8 @@ class InspectorApp(App[int]):
         else:  # a saved session: diagnose now, so the first frame already shows the findings
             self.diagnoser.diagnose_now()
         if self.session is not None:
+            for note in self.info.tool_notes:  # what the tool's config or injection cannot cover (berry's per-host proxies…)
+                self.notify(note, title=self.info.tool_label, severity="warning", timeout=15)
             if self.session.has_npm_command:
                 self._run_npm()
             else:

@@ -49,6 +49,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
         (["--port", "-1"], ["out of range"]),
         (["--listen-host", "10.0.0.1"], ["--i-know-this-is-exposed"]),
         (["--", "deno", "install"], ["runs npm, pnpm, yarn or bun"]),
+        (["--", "pnpm", "install"], ["the dashboard needs a terminal", "npm-inspect run --report text -- pnpm"]),
         (["export", "/etc/hostname"], ["required: --har"]),
         (["bundle"], ["required"]),
         (["serve", "--port", "99999"], ["out of range"]),

@@ -16,11 +16,11 @@ import pytest
 from inspector.clients import adapter_for, detect
 from inspector.clients.bun import dump_toml
 from inspector.clients.common import Detection, strip_flags, without
-from inspector.runner import resolve_upstream
 from inspector.clients.yarn_berry import env_setting, setting_env
 from inspector.clients.yarn_classic import parse_yarnrc
 from inspector.diagnose.findings import ConfigChange
 from inspector.errors import ClientNotFoundError, UnsupportedClientError
+from inspector.runner import resolve_upstream
 
 SECRET = "s3cr3t-T0KEN-value"
 PROXY_URL = f"http://npm-inspect:{SECRET}@127.0.0.1:4000"
