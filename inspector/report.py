@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from .diagnose import Finding
+from .diagnose.tools import tool_name
 from .lines import exchange_line
 from .records import Exchange, Timings
 from .redact import redact_argv, redact_text, redact_url
@@ -167,7 +168,7 @@ def text_report(
         lines.append(f"  {e.seq:>4}  {'r' + str(e.run) + '  ' if several else ''}{exchange_line(e)}")
     said = _npm_said(info, run)
     if said:
-        lines.append(f"npm said: {said}")
+        lines.append(f"{tool_name(info.tool)} said: {said}")
     groups = failures_by_hop(exchanges)
     if groups:
         lines.append("Failures by hop:")
@@ -216,7 +217,7 @@ def markdown_report(
     ]
     said = _npm_said(info, run)
     if said:
-        out.insert(out.index("## Findings") - 1, f"- **npm said:** `{_md_code(said)}`")
+        out.insert(out.index("## Findings") - 1, f"- **{tool_name(info.tool)} said:** `{_md_code(said)}`")
     runs = info.runs_line()
     if runs:
         out.insert(out.index("## Findings") - 1, f"- **Runs:** {_md_code(runs)}")

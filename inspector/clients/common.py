@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..diagnose.findings import ConfigChange
-from ..diagnose.tools import TOOL_NAMES
+from ..diagnose.tools import TOOL_NAMES  # noqa: F401  (re-exported by inspector.clients)
 from ..errors import ClientNotFoundError
 from ..npmconfig import NpmConfigSnapshot, RawLayer, RawNpmConfig, nerf_dart
 

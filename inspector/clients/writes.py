@@ -183,41 +183,52 @@ def _edit_toml(text: str, edits: list[tuple[str, str | None]], path: Path | None
             else:
                 rendered = toml_string(value)
         lines = _set_toml_line(lines, table, key, rendered)
-        parsed = tomllib.loads("\n".join(lines) + "\n")
+        try:
+            parsed = tomllib.loads("\n".join(lines) + "\n")
+        except tomllib.TOMLDecodeError:  # a shape this line editor does not know (dotted keys, inline tables)
+            raise ClientConfigError(
+                f"{path or 'the file'} defines {dotted} in a way npm-inspect cannot edit safely: make the change by hand"
+            ) from None
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _set_toml_line(lines: list[str], table: str, key: str, rendered: str | None) -> list[str]:
-    start = end = None
-    current = None
+def _table_span(lines: list[str], table: str) -> tuple[int, int] | None:
+    """(header line, end) of ``[table]`` in ``lines``: the end is the next table's header or the end of the file."""
+    start: int | None = None
     for i, line in enumerate(lines):
         match = _TABLE.match(line)
-        if match:
-            if current == table and end is None:
-                end = i
-            current = match.group(1).replace(" ", "")
-            if current == table:
-                start, end = i, None
-    if start is not None and end is None:
-        end = len(lines)
-    if start is None:
+        if not match:
+            continue
+        if start is not None:
+            return start, i
+        if match.group(1).replace(" ", "") == table:
+            start = i
+    return (start, len(lines)) if start is not None else None
+
+
+def _set_toml_line(lines: list[str], table: str, key: str, rendered: str | None) -> list[str]:
+    """``lines`` with ``key = rendered`` in ``[table]`` (replaced, added at the table's end, or the table appended);
+    ``rendered=None`` removes the key."""
+    span = _table_span(lines, table)
+    if span is None:
         if rendered is None:
             return lines
         return [*lines, *([""] if lines and lines[-1].strip() else []), f"[{table}]", f"{toml_key(key)} = {rendered}"]
-    body = [i for i in range(start + 1, end) if _toml_line_key(lines[i]) == key]  # type: ignore[arg-type]
+    start, end = span
     new = list(lines)
-    if body:
+    found = next((i for i in range(start + 1, end) if _toml_line_key(lines[i]) == key), None)
+    if found is not None:
         if rendered is None:
-            del new[body[0]]
+            del new[found]
         else:
-            new[body[0]] = f"{toml_key(key)} = {rendered}"
+            new[found] = f"{toml_key(key)} = {rendered}"
         return new
     if rendered is None:
         return lines
-    insert = end  # type: ignore[assignment]
-    while insert > start + 1 and not new[insert - 1].strip():  # type: ignore[operator]
-        insert -= 1  # type: ignore[operator]
-    new.insert(insert, f"{toml_key(key)} = {rendered}")  # type: ignore[arg-type]
+    insert = end
+    while insert > start + 1 and not new[insert - 1].strip():
+        insert -= 1  # before the blank lines that separate it from the next table
+    new.insert(insert, f"{toml_key(key)} = {rendered}")
     return new
 
 

@@ -9,6 +9,7 @@ from ...records import Exchange, Hop
 from ..context import RunContext
 from ..facts import evidence_refs, location_for
 from ..findings import ConfigChange, Finding
+from ..tools import CA_REPLACES_ROOTS, proxy_words
 from .tls import _PUBLIC_CAS, CORPORATE_CA_FILE, _common_name
 
 
@@ -48,7 +49,7 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 rule="insecure-tls-config",
                 severity="warning",
                 hop=Hop.TLS,
-                title="strict-ssl=false: npm does not verify the registry's certificate",
+                title=f"strict-ssl=false: {context.name} does not verify the registry's certificate",
                 explanation=(
                     f"strict-ssl is false (from your {layer} config{', ' + (config.values['strict-ssl'].source or '') if 'strict-ssl' in config.values and config.values['strict-ssl'].source else ''}), "
                     "so anyone on the network path can answer in the registry's name: your token goes to them and the "
@@ -57,9 +58,8 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 evidence=evidence_refs([corporate] if corporate else tls_seen[:1]),
                 commands=tuple(c.command for c in changes),
                 caveats=(
-                    "cafile replaces Node's built-in CAs for npm: the bundle must hold every CA npm needs (behind a "
-                    "re-signing proxy, that CA is usually enough).",
-                    "Prove it first: npm-inspect run --verify-fix -- npm install",
+                    proxy_words(CA_REPLACES_ROOTS, context.tool),
+                    f"Prove it first: npm-inspect run --verify-fix -- {context.name.split()[0]} install",
                     *caveats,
                 ),
                 changes=tuple(changes),

@@ -9,7 +9,7 @@ from ...records import Exchange, Hop
 from ..facts import evidence_refs, location_for
 from ..context import RunContext
 from ..findings import ConfigChange, Finding
-from ..tools import CA_REPLACES_ROOTS, CA_SETTING, STRICT_SSL_FALSE, TLS_WORDS, is_npm, proxy_words
+from ..tools import CA_REPLACES_ROOTS, CA_SETTING, STRICT_SSL_FALSE, TLS_WORDS, proxy_words
 
 CORPORATE_CA_FILE = "corporate-ca.pem"
 
