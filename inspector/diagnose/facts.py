@@ -11,6 +11,7 @@ from ..hops import auth_schemes
 from ..npmconfig import NpmConfigSnapshot, nerf_dart
 from ..records import Exchange
 from .findings import EvidenceRef
+from .tools import tool_name
 
 MAX_EVIDENCE = 5
 
@@ -105,7 +106,7 @@ def _covering_registry(nerf: str, registries: tuple[str, ...]) -> str:
     return best
 
 
-def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
+def location_for(key: str, config: NpmConfigSnapshot, tool: str = "npm") -> tuple[str, list[str]]:
     """Where a fix for ``key`` must go to take effect, and warnings about higher layers."""
     value = config.values.get(key)
     caveats: list[str] = []
@@ -114,10 +115,13 @@ def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
         if value.layer == "project":
             location = "project"
         elif value.layer == "env":
-            env_name = "npm_config_" + key.replace("-", "_")
-            caveats.append(f"{env_name} is set in your environment and overrides .npmrc: change or unset it too.")
+            if tool == "npm":
+                env_name = "npm_config_" + key.replace("-", "_")
+                caveats.append(f"{env_name} is set in your environment and overrides .npmrc: change or unset it too.")
+            else:
+                caveats.append(f"{key} is set by a variable in your environment, which overrides {tool_name(tool)}'s config files: change or unset it too.")
         elif value.layer == "cli":
-            caveats.append(f"--{key} on the command line overrides .npmrc: drop it or change it there.")
+            caveats.append(f"--{key} on the command line overrides {'.npmrc' if tool == 'npm' else 'the config files'}: drop it or change it there.")
     return location, caveats
 
 

@@ -222,7 +222,7 @@ def npm_policy(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
     if outcome.failed and outcome.code in kinds and not (outcome.code == "EALLOWREMOTE" and _lockfile_explains(outcome, config)):
         kind, key = kinds[outcome.code]
         specs = _REFUSED_SPEC.findall(outcome.text())
-        location, caveats = location_for(key, config)
+        location, caveats = location_for(key, config, context.tool)
         change = ConfigChange("set", key, "root", "project" if location == "user" else location)  # type: ignore[arg-type]
         what = "git repositories" if kind == "git" else "tarball URLs"
         findings.append(

@@ -237,7 +237,7 @@ def lockfile_registry_mismatch(exchanges: list[Exchange], config: NpmConfigSnaps
         value = hosts[0]
     else:
         value = "always"
-    location, caveats = location_for("replace-registry-host", config)
+    location, caveats = location_for("replace-registry-host", config, context.tool)
     change = ConfigChange("set", "replace-registry-host", value, location)  # type: ignore[arg-type]
     failed_wire = [e for e in wire if e.failed]
     if refused:

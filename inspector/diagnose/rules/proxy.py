@@ -35,10 +35,10 @@ def _proxy_name(exchanges: list[Exchange]) -> str:
     return "the corporate proxy"
 
 
-def _set_proxy_changes(value: str, config: NpmConfigSnapshot) -> tuple[list[ConfigChange], list[str]]:
+def _set_proxy_changes(value: str, config: NpmConfigSnapshot, tool: str = "npm") -> tuple[list[ConfigChange], list[str]]:
     changes, caveats = [], []
     for key in ("proxy", "https-proxy"):
-        location, more = location_for(key, config)
+        location, more = location_for(key, config, tool)
         changes.append(ConfigChange("set", key, value, location))  # type: ignore[arg-type]
         caveats.extend(c for c in more if c not in caveats)
     return changes, caveats
@@ -63,7 +63,7 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
     missing = [e for e in basic if e.proxy_auth is None]
     if missing:
         value = with_credentials(proxy_url, known_user)
-        changes, caveats = _set_proxy_changes(value, config)
+        changes, caveats = _set_proxy_changes(value, config, context.tool)
         findings.append(
             Finding(
                 rule="proxy-auth-required",
@@ -95,7 +95,7 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
         users = sorted({e.proxy_auth.username for e in rejected if e.proxy_auth and e.proxy_auth.username})
         prints = sorted({e.proxy_auth.fingerprint for e in rejected if e.proxy_auth})
         value = with_credentials(proxy_url, users[0] if users else known_user)
-        changes, caveats = _set_proxy_changes(value, config)
+        changes, caveats = _set_proxy_changes(value, config, context.tool)
         who = f"user {', '.join(users)}" if users else "credentials"
         findings.append(
             Finding(
@@ -121,7 +121,7 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
         schemes = sorted({s for e in unsupported for s in _offered(e)})
         host_port = proxy_url.split("://", 1)[-1]
         relay = "http://127.0.0.1:3128"
-        changes, caveats = _set_proxy_changes(relay, config)
+        changes, caveats = _set_proxy_changes(relay, config, context.tool)
         findings.append(
             Finding(
                 rule="proxy-auth-unsupported-scheme",
@@ -173,7 +173,7 @@ def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapsh
     hosts = sorted({e.host for e in internal})
     current = [v.strip() for v in (config.get("noproxy") or "").split(",") if v.strip()]
     value = ",".join([*current, *[h for h in hosts if h not in current]])
-    location, caveats = location_for("noproxy", config)
+    location, caveats = location_for("noproxy", config, context.tool)
     change = ConfigChange("set", "noproxy", value, location)  # type: ignore[arg-type]
     cannot = NO_NOPROXY.get(context.tool)
     advice = cannot or "Internal registries are usually reached directly: list them in noproxy."
@@ -213,7 +213,7 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot, c
         ]
         ev = group[0].evidence
         proxy_bits = ", ".join(x for x in (ev.server and f"Server: {ev.server}", ev.via and f"Via: {ev.via}", ev.squid_error and f"X-Squid-Error: {ev.squid_error}") if x)
-        location, caveats = location_for("registry", config)
+        location, caveats = location_for("registry", config, context.tool)
         mirror = ConfigChange("set", "registry", "<internal-mirror-url>", location)  # type: ignore[arg-type]
         commands = [mirror.command]
         more_caveats = list(caveats)
@@ -321,7 +321,7 @@ def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, co
     if not https_proxy and not http_proxy and env_http and not env_https and direct_https_failures and context.tool != "yarn-classic":
         # yarn 1 falls back to HTTP_PROXY for https (measured): it never goes direct for this reason
         value = env_http
-        location, caveats = location_for("https-proxy", config)
+        location, caveats = location_for("https-proxy", config, context.tool)
         change = ConfigChange("set", "https-proxy", value if "***" not in value else value.replace("***", "<password>"), location)  # type: ignore[arg-type]
         findings.append(
             Finding(
@@ -373,7 +373,7 @@ def _berry_ignores_env(config: NpmConfigSnapshot, env_proxy: str | None, direct:
     if config.get("https-proxy") or config.get("proxy") or not env_proxy or not direct:
         return []
     value = env_proxy if "***" not in env_proxy else env_proxy.replace("***", "<password>")
-    location, caveats = location_for("https-proxy", config)
+    location, caveats = location_for("https-proxy", config, "yarn-berry")
     change = ConfigChange("set", "https-proxy", value, location)  # type: ignore[arg-type]
     return [
         Finding(

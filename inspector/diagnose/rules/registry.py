@@ -72,7 +72,7 @@ def scope_registry_missing(exchanges: list[Exchange], config: NpmConfigSnapshot,
     findings = []
     for (scope, target), group in groups.items():
         key = f"{scope}:registry"
-        location, caveats = location_for(key, config)
+        location, caveats = location_for(key, config, context.tool)
         change = ConfigChange("set", key, target or "<registry-url>", location)  # type: ignore[arg-type]
         where = f" — {context.name} has credentials or mappings for {target}, which is likely where {scope} lives" if target else ""
         findings.append(
@@ -239,7 +239,7 @@ def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot, con
         changes: tuple[ConfigChange, ...] = ()
         if with_token:
             token_key = f"{nerf_dart(registry)}:_authToken"
-            location, _ = location_for(token_key, config)
+            location, _ = location_for(token_key, config, context.tool)
             changes = (ConfigChange("set", token_key, "<token>", location),)  # type: ignore[arg-type]
             commands.append(changes[0].command)
             explanation = (

@@ -25,11 +25,11 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
     pem = next((e.tls.chain_pem for e in tls_seen if e.tls is not None and e.tls.chain_pem and e is corporate), None)
     if _off(config.get("strict-ssl")):
         layer = config.layer_of("strict-ssl") or "user"
-        location, caveats = location_for("strict-ssl", config)
+        location, caveats = location_for("strict-ssl", config, context.tool)
         changes = [ConfigChange("delete", "strict-ssl", None, location)]  # type: ignore[arg-type]
         issuer = _common_name(corporate.tls.issuer) if corporate and corporate.tls else None
         if corporate is not None and pem:
-            cafile_location, more = location_for("cafile", config)
+            cafile_location, more = location_for("cafile", config, context.tool)
             changes.append(ConfigChange("set", "cafile", CORPORATE_CA_FILE, cafile_location))  # type: ignore[arg-type]
             caveats += [c for c in more if c not in caveats]
             why = (
@@ -102,7 +102,7 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
         changes = []
         caveats: list[str] = []
         for key, url in plain:
-            location, more = location_for(key, config)
+            location, more = location_for(key, config, context.tool)
             parts = urlsplit(url)
             secure = f"https://{parts.hostname}{parts.path or '/'}"
             changes.append(ConfigChange("set", key, secure, location))  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
         corporate = bool(tls and tls.issuer and not _PUBLIC_CAS.search(tls.issuer))
         pem = next((e.tls.chain_pem for e in upstream_side if e.tls is not None and e.tls.chain_pem), None)
         hosts = sorted({e.host for e in upstream_side})
-        location, caveats = location_for("cafile", config)
+        location, caveats = location_for("cafile", config, context.tool)
         change = ConfigChange("set", "cafile", CORPORATE_CA_FILE, location)  # type: ignore[arg-type]
         if corporate:
             explanation = (
