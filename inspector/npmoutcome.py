@@ -210,7 +210,8 @@ def read_tool_output(tool: str, text: str) -> _Words:
 _PNPM_CODE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)\b")
 _BOX = re.compile(r"^[\s│├└╰─▶×]*(?:help:\s*)?")
 _JS_ERROR = re.compile(r"^(?:Uncaught )?([A-Z]\w*Error): (.+)$")
-_BUN_CODE = re.compile(r"^([A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b")
+_BUN_CODE = re.compile(r"^((?=[A-Za-z0-9]*[a-z])(?:[A-Z][a-z0-9]*){2,}[A-Za-z0-9]*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b")
+"""bun's error names: ``ProxyConnectFailed``, ``DNSResolveFailed``, ``SELF_SIGNED_CERT_IN_CHAIN`` (not ``No version…``)."""
 _BERRY_LINE = re.compile(r"^(?:➤\s*)?(YN\d{4}):\s*(.*)$")
 
 
@@ -479,9 +480,9 @@ def collect(
     tool: str = "npm",
 ) -> NpmOutcome:
     """Build the outcome of one run from its exit status, captured output (if any) and — npm only — debug log."""
-    if tool != "npm":
+    if tool != "npm":  # no debug log; and package-lock.json is npm's lockfile, not theirs
         words = read_tool_output(tool, output) if output else _Words()
-        lockfile, hosts = lockfile_hosts(project)
+        lockfile, hosts = None, ()
         return NpmOutcome(
             exit_code=exit_code,
             code=redact_text(words.code) if words.code else None,
@@ -533,9 +534,15 @@ def collect(
 def packages_named(outcome_words: str) -> list[str]:
     """Package names npm's error talks about (``No matching version found for lab-hello@^3.``)."""
     names = []
-    for match in re.finditer(r"(?:for|of|fetch) \"?((?:@[\w.-]+/)?[\w.-]+)@", outcome_words):
-        if match.group(1) not in names:
-            names.append(match.group(1))
+    shapes = (
+        r"(?:for|of|fetch) \"?((?:@[\w.-]+/)?[\w.-]+)@",  # npm, pnpm: No matching version found for lab-hello@^3.
+        r"(?:versions for|specifier) \"((?:@[\w.-]+/)?[\w.-]+)\"",  # yarn 1, bun
+        r"((?:@[\w.-]+/)?[\w.-]+)@npm:",  # yarn berry: lab-hello@npm:^3.0.0: No candidates found
+    )
+    for shape in shapes:
+        for match in re.finditer(shape, outcome_words):
+            if match.group(1) not in names:
+                names.append(match.group(1))
     return names
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from inspector.errors import SecretLeakError
 from inspector.fixes import apply_write, masked_step, plan_writes
 from inspector.journal import info_from_dict, info_to_dict
 from inspector.npmconfig import ConfigValue, NpmConfigSnapshot
-from inspector.npmoutcome import NpmOutcome, collect, read_tool_output
+from inspector.npmoutcome import NpmOutcome, collect, packages_named, read_tool_output
 from inspector.records import ErrorInfo, Evidence, Hop
 from inspector.report import render
 from inspector.runner import resolve_upstream
@@ -424,3 +424,22 @@ def test_toml_edits_add_a_table_and_remove_a_key_leaving_the_rest():
 def test_yarnrc_and_npmrc_edits_replace_the_keys_line():
     assert edit_text("yarnrc", 'registry "a"\n"@corp:registry" "b"\n', [("@corp:registry", "c")]) == 'registry "a"\n"@corp:registry" "c"\n'
     assert edit_text("npmrc", "a=1\nb=2\n", [("a", None), ("c", "3")]) == "b=2\nc=3\n"
+
+
+@pytest.mark.parametrize(
+    ("tool", "output"),
+    [
+        ("pnpm", "Error: ERR_PNPM_NO_MATCHING_VERSION\n\n  × installing dependencies\n  ╰─▶ Failed to resolve dependency tree: No matching version found for lab-\n      hello@^3.0.0 while fetching it from https://registry.lab.test:58645/\n"),
+        ("yarn-classic", 'info Visit https://yarnpkg.com/en/docs/cli/install for documentation about this command.\nerror Couldn\'t find any versions for "lab-hello" that matches "^3.0.0"\n'),
+        ("yarn-berry", "➤ YN0000: ┌ Resolution step\n➤ YN0082: │ lab-hello@npm:^3.0.0: No candidates found\n➤ YN0000: └ Completed\n"),
+        ("bun", 'error: No version matching "^3.0.0" found for specifier "lab-hello" (but package exists)\nerror: lab-hello@^3.0.0 failed to resolve\n'),
+    ],
+    ids=["pnpm", "yarn-classic", "yarn-berry", "bun"],
+)
+def test_no_matching_version_in_each_tools_words_is_version_not_found_with_what_the_registry_has(tool, output):
+    outcome = collect(1, output=output, tool=tool)
+    assert packages_named(outcome.text()) == ["lab-hello"]
+    outcome = replace(outcome, versions=(("lab-hello", ("1.0.0", "1.1.0"), (("latest", "1.1.0"),)),))
+    (finding,) = diagnose([], NpmConfigSnapshot(), outcome, tool=tool)
+    assert finding.rule == "version-not-found" and finding.title.endswith("matches ^3.0.0")
+    assert "It lists 1.0.0, 1.1.0; latest is 1.1.0." in finding.explanation and "npm install --prefer-online" not in finding.commands
