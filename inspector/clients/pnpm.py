@@ -231,9 +231,16 @@ class PnpmAdapter:
             ini_changes.append(change)
         original = read_text(auth_ini) or ""
         write_private_file(dst, "auth.ini", apply_to_npmrc(original, ini_changes, raw))
-        injection = Injection(argv=list(argv), set_env=set_env, unset_env=tuple(unset), workdir=workdir, files=(auth_ini,))
+        files = [auth_ini]
+        # a deletion must reach the lowest user file too: auth.ini beats ~/.npmrc, but a key removed only from auth.ini
+        # still comes from ~/.npmrc — so the copy of ~/.npmrc (npm_config_userconfig, which pnpm honours) drops it too
+        deletions = [c for c in ini_changes if c.action == "delete"]
+        home_rc = user_npmrc(env)
+        if deletions and any(layer.path == str(home_rc) and any(c.key in layer.values for c in deletions) for layer in raw.layers):
+            files.append(write_private_file(workdir, "userconfig.npmrc", apply_to_npmrc(read_text(home_rc) or "", deletions, raw)))
+            set_env["npm_config_userconfig"] = str(files[-1])
+        injection = Injection(argv=list(argv), set_env=set_env, unset_env=tuple(unset), workdir=workdir, files=tuple(files))
         return FixCopy(injection, unverifiable)
-
 
     def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
         """Where ``pnpm config set`` writes (proxies: ``pnpm-workspace.yaml``/``config.yaml``; the rest: the project

@@ -443,3 +443,18 @@ def test_no_matching_version_in_each_tools_words_is_version_not_found_with_what_
     (finding,) = diagnose([], NpmConfigSnapshot(), outcome, tool=tool)
     assert finding.rule == "version-not-found" and finding.title.endswith("matches ^3.0.0")
     assert "It lists 1.0.0, 1.1.0; latest is 1.1.0." in finding.explanation and "npm install --prefer-online" not in finding.commands
+
+
+def test_a_pnpm_deletion_on_a_copy_also_leaves_the_user_npmrc(tmp_path):
+    """auth.ini beats ~/.npmrc: removing strict-ssl=false only from the auth.ini copy would leave it in force."""
+    t = target(tmp_path, "pnpm")
+    (t.home / ".npmrc").write_text("strict-ssl=false\nregistry=https://npm.corp/\n")
+    config = t.client
+    assert config.raw.get("strict-ssl") == "false"
+    copy = t.adapter.apply_to_copy([ConfigChange("delete", "strict-ssl")], config, t.argv, env=t.base_env())
+    with copy.injection as injection:
+        again = t.adapter.read_config(
+            Detection("pnpm", "/bin/pnpm", "1.0.0", str(t.proj)), t.argv, cwd=str(t.proj), env=injection.child_env(t.base_env())
+        )
+        assert again.raw.get("strict-ssl") is None and again.raw.get("registry") == "https://npm.corp/"
+    assert (t.home / ".npmrc").read_text().startswith("strict-ssl=false")
