@@ -7,7 +7,10 @@ the tool and its version, and the user's config files untouched. Scenarios: the 
 CONNECT, the registry's 401 and 403, a scope asked of the wrong registry, a re-signing proxy's TLS chain.
 
 One Verdaccio for the session (answering also as ``mirror.lab.test``, the company mirror / private registry),
-three Squids and one re-signing mitmdump for the module.
+three Squids and one re-signing mitmdump for the module. The 24 cells run side by side (a few at a time, each in
+its own folders and npm-inspect home) in one module fixture, and each test asserts on its own cell: most of a
+cell's time is waiting (yarn 1 retries a refused request four times, 3 s apart), so the table takes about as long
+as its slowest cells.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +39,8 @@ pytestmark = pytest.mark.e2e
 TOOLS = ("pnpm", "yarn-classic", "yarn-berry", "bun")
 USER, PASSWORD = "carol", "p@ss:w0rd/#1"
 HOSTS = {REGISTRY_HOST: "127.0.0.1", MIRROR_HOST: "127.0.0.1"}
+SIDE_BY_SIDE = 4
+"""Cells run at once: enough to overlap yarn 1's retry pauses, few enough for 2 shared cores."""
 
 
 @dataclass
@@ -138,6 +144,7 @@ class World:
     proj: Path
     home: Path
     env: dict[str, str]
+    inspector_home: Path
 
     def config_files(self) -> dict[Path, bytes]:
         return {p: p.read_bytes() for folder in (self.proj, self.home) for p in folder.iterdir() if p.name in CONFIG_FILES}
@@ -195,10 +202,10 @@ def make_world(tool: str, scenario: Scenario, corp: CorpNet, lab_pki: LabPki, tm
         YARN_CACHE_FOLDER=str(tmp / "yarn-cache"),
         BUN_INSTALL_CACHE_DIR=str(tmp / "bun-cache"),
         pnpm_config_fetch_retries="0",
-        NPM_INSPECT_HOME=os.environ["NPM_INSPECT_HOME"],
+        NPM_INSPECT_HOME=str(tmp / "npm-inspect"),  # its own: cells run side by side and save the corporate CA there
         **extra,
     )
-    return World(tool, proj, home, env)
+    return World(tool, proj, home, env, tmp / "npm-inspect")
 
 
 def verify_fix(world: World, scenario: Scenario, corp: CorpNet) -> tuple[subprocess.CompletedProcess[str], dict]:
@@ -213,14 +220,47 @@ def verify_fix(world: World, scenario: Scenario, corp: CorpNet) -> tuple[subproc
     return process, report
 
 
+@dataclass
+class Cell:
+    """One tool × scenario, run: the world, the user's config files before, npm-inspect's process and report."""
+
+    world: World
+    before: dict[Path, bytes]
+    process: subprocess.CompletedProcess[str]
+    report: dict
+
+
+def run_cell(world: World, scenario: Scenario, corp: CorpNet) -> Cell:
+    before = world.config_files()
+    process, report = verify_fix(world, scenario, corp)
+    return Cell(world, before, process, report)
+
+
+@pytest.fixture(scope="module")
+def table(corp: CorpNet, lab_pki: LabPki, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Cell | BaseException]:
+    """Every cell of the table, run side by side; a cell's failure is kept for its own test to raise."""
+    keys = [(tool, scenario) for tool in TOOLS if installed(tool) for scenario in SCENARIOS]
+    keys.sort(key=lambda key: key[0] != "yarn-classic")  # the slowest first (yarn 1 retries)
+    worlds = {key: make_world(key[0], key[1], corp, lab_pki, tmp_path_factory.mktemp(f"{key[0]}-{key[1].name}")) for key in keys}
+    results: dict[tuple[str, str], Cell | BaseException] = {}
+    with ThreadPoolExecutor(SIDE_BY_SIDE) as pool:
+        futures = {(tool, scenario.name): pool.submit(run_cell, worlds[(tool, scenario)], scenario, corp) for tool, scenario in keys}
+        for key, future in futures.items():
+            try:
+                results[key] = future.result()
+            except BaseException as e:  # noqa: BLE001 - reported by the cell's own test
+                results[key] = e
+    return results
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 @pytest.mark.parametrize("tool", TOOLS)
-def test_each_tool_gets_the_finding_a_fix_in_its_own_syntax_and_the_fix_proven_by_a_rerun(tool, scenario, corp, lab_pki, tmp_path):
+def test_each_tool_gets_the_finding_a_fix_in_its_own_syntax_and_the_fix_proven_by_a_rerun(tool, scenario, corp, table):
     _require(installed(tool), f"{PROGRAM[tool]} for the lab (npm ci in tests/lab/clients)")
-    world = make_world(tool, scenario, corp, lab_pki, tmp_path)
-    before = world.config_files()
-
-    process, report = verify_fix(world, scenario, corp)
+    cell = table[(tool, scenario.name)]
+    if isinstance(cell, BaseException):
+        raise cell
+    world, process, report = cell.world, cell.process, cell.report
     output = process.stderr[-3000:]
     assert report, output
     assert report["tool"]["name"] == tool and report["tool"]["version"] == VERSIONS[tool], report["tool"]
@@ -231,7 +271,7 @@ def test_each_tool_gets_the_finding_a_fix_in_its_own_syntax_and_the_fix_proven_b
         proxy=corp.proxy(scenario.proxy).split("//", 1)[1],
         nerf=corp.registry().split(":", 1)[1],
         mirror=corp.registry(MIRROR_HOST),
-        ca=Path(os.environ["NPM_INSPECT_HOME"]) / "saved" / "corporate-ca.pem",
+        ca=world.inspector_home / "saved" / "corporate-ca.pem",
     )
     assert expected in finding["commands"], finding["commands"]
     assert not any(c.startswith("npm config") for c in finding["commands"]), finding["commands"]
@@ -241,7 +281,7 @@ def test_each_tool_gets_the_finding_a_fix_in_its_own_syntax_and_the_fix_proven_b
     assert not proof["note"], proof  # nothing the copy could not apply
     assert report["runs"][-1]["exit"] == 0
 
-    assert world.config_files() == before, "the user's config files are untouched"
+    assert world.config_files() == cell.before, "the user's config files are untouched"
     assert PASSWORD not in process.stdout + process.stderr
     assert corp.verdaccio.tokens["alice"] not in process.stdout
     if tool == "pnpm":
