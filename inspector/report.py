@@ -187,7 +187,9 @@ def text_report(
             for para in f.explanation.splitlines():
                 lines.append(f"       {para}")
             for cmd in f.commands:
-                lines.append(f"       $ {cmd}")
+                first, *rest = cmd.splitlines() or [""]
+                lines.append(f"       $ {first}")
+                lines.extend(f"         {line}" for line in rest)  # a file edit (bunfig.toml, .yarnrc): its lines
             for caveat in f.caveats:
                 lines.append(f"       ! {caveat}")
     lines += _verify_lines(verify)

@@ -158,6 +158,9 @@ class BunAdapter:
         args = strip_flags(argv[1:], CA_FLAGS)
         set_env = {"HTTPS_PROXY": proxy_url, "HTTP_PROXY": proxy_url}
         if self.has_cafile(config):
+            # a cafile replaces bun's roots and no variable beats it, so the bundle goes on the command line: acceptable
+            # only because a CA file's path is no secret (ps shows it to every user); the proxy URL with the run's
+            # credential stays in the environment
             args = _with_flag(args, f"--cafile={ca_bundle}")
         else:
             set_env["NODE_EXTRA_CA_CERTS"] = str(ca_bundle)
