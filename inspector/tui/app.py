@@ -203,7 +203,7 @@ class InspectorApp(App[int]):
                 self.tabs.active = "npm"
         elif self.store and self.source not in ("live", "following"):
             self.query_one("#npm-output", NpmOutput).write_line(
-                f"(saved session: npm {' '.join(self.info.npm_argv) or '-'} exited {self.info.npm_exit})"
+                f"(saved session: {' '.join(self.info.npm_argv) or 'npm -'} exited {self.info.npm_exit})"
             )
 
     def attach_session(self, session: SessionLifecycle) -> None:
