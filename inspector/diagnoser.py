@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .clients.render import for_tool
 from .diagnose import Finding, diagnose
 from .fixes import save_attachments
 from .journal import JournalWriter
@@ -46,6 +47,8 @@ class RunInputs:
     config: NpmConfigSnapshot
     outcome: NpmOutcome | None = None
     upstream_source: str | None = None
+    tool: str = "npm"
+    """The package manager the run used: the rules' wording and the fixes' syntax follow it."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,13 @@ class Diagnoser:
         version = self.store.version
         exchanges = self.store.exchanges()
         own = [e for e in exchanges if e.run == inputs.run]
-        findings = diagnose(own, inputs.config, inputs.outcome, inputs.upstream_source)
+        findings = diagnose(own, inputs.config, inputs.outcome, inputs.upstream_source, inputs.tool)
         if self.attachments_dir is not None and any(f.attachments for f in findings):
             try:
                 findings = save_attachments(findings, self.attachments_dir)
             except OSError:
                 logger.warning("could not save a finding's attachment in %s", self.attachments_dir, exc_info=True)
+        findings = for_tool(findings, inputs.tool)  # commands in the tool's own syntax (changes stay npm's keys)
         by_hop: Counter[str] = Counter()
         failures: Counter[str] = Counter()
         size = 0
@@ -185,14 +189,14 @@ def last_run(exchanges: list[Exchange], info: SessionInfo) -> int:
 def saved_inputs(info: SessionInfo, config: NpmConfigSnapshot | None, exchanges: list[Exchange], run: int | None = None) -> RunInputs:
     """What a saved (or followed) session says about one of its runs."""
     run = last_run(exchanges, info) if run is None else run
-    return RunInputs(run, config or NpmConfigSnapshot(), info.outcome(run), info.upstream_source)
+    return RunInputs(run, config or NpmConfigSnapshot(), info.outcome(run), info.upstream_source, info.tool or "npm")
 
 
 def diagnose_saved(exchanges: list[Exchange], info: SessionInfo, config: NpmConfigSnapshot | None) -> list[Finding]:
     """A saved session's findings (``open --report``, the bundle, a replay): its last run's."""
     inputs = saved_inputs(info, config, exchanges)
     own = [e for e in exchanges if e.run == inputs.run]
-    return diagnose(own, inputs.config, inputs.outcome, inputs.upstream_source)
+    return for_tool(diagnose(own, inputs.config, inputs.outcome, inputs.upstream_source, inputs.tool), inputs.tool)
 
 
 def _summary(diagnosis: Diagnosis) -> tuple:

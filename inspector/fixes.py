@@ -1,10 +1,16 @@
-"""Applying a finding's config changes — to temporary copies only — and proving they fix npm.
+"""Applying a finding's config changes — to temporary copies only — and proving they fix the tool.
 
-``npm-inspect run --verify-fix`` and the demo's fix key use this: the user's
-own ``.npmrc`` is read, copied to a private temporary file, changed there,
-and npm is re-run through the inspector with ``npm_config_userconfig``
-pointing at the copy (set values are also passed as ``npm_config_*`` so they
-beat a project ``.npmrc``). Nothing the user owns is written.
+``npm-inspect run --verify-fix``, the dashboard's ``x`` and the demo's fix key use
+this. The tool's adapter (:mod:`inspector.clients`) applies the changes to private
+temporary copies of the tool's own config (npm: a copy of the user ``.npmrc`` as
+``npm_config_userconfig``, set values also as ``npm_config_*`` so they beat a
+project ``.npmrc``; yarn berry: ``YARN_*`` variables and a copy of the home
+``.yarnrc.yml``; bun: variables, ``--cafile`` and a copy of the global bunfig…),
+and the tool is re-run through the same inspector with them. Nothing the user owns
+is written. Changes a copy cannot prove are reported as unverifiable.
+
+``w`` writes a tried fix into the tool's own file (the adapter's ``write_target``),
+after a backup, with the same git-tracked-secret refusal for every tool.
 
 Placeholders such as ``<password>`` are filled from ``--fix-value NAME=VALUE``,
 then ``NPM_INSPECT_FIX_<NAME>``, then a hidden prompt on a terminal.
@@ -17,19 +23,41 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, unquote, urlsplit
 
+from .clients import ClientAdapter, RawClientConfig, adapter_for
+from .clients.writes import WriteTarget, edit_text, line_for
 from .diagnose import ConfigChange, Finding
+from .diagnose.tools import tool_name
 from .errors import SecretLeakError
 from .npmconfig import RawNpmConfig
+from .npmrcfile import apply_to_npmrc, changed_environment
 from .output import write_private
 from .paths import private_dir
-from .redact import redact_text
+from .redact import mask, redact_text, redact_url
+
+__all__ = [
+    "FixOutcome",
+    "FixTarget",
+    "FixTrial",
+    "WritePlan",
+    "apply_to_npmrc",
+    "apply_write",
+    "changed_environment",
+    "fill_changes",
+    "fill_placeholders",
+    "make_trial",
+    "masked_command",
+    "masked_step",
+    "plan_writes",
+    "save_attachments",
+    "verify_fixes",
+]
 
 SECRET_PLACEHOLDERS = ("password", "token")
 Prompt = Callable[[str, bool], str | None]
@@ -104,69 +132,61 @@ def fill_placeholders(
         if not filled:
             return None
         if change.key in ("proxy", "https-proxy") and name in ("user", "password"):
-            from urllib.parse import quote
-
             filled = quote(filled, safe="")
         value = value.replace(f"<{name}>", filled)
     return replace(change, value=value)
 
 
-_KEY_LINE = re.compile(r"^\s*([^=;#\s][^=]*?)\s*=")
-
-
-def apply_to_npmrc(text: str, changes: list[ConfigChange], raw: RawNpmConfig) -> str:
-    """``text`` (an .npmrc) with the changes made: a key's old lines removed, its new value appended."""
-    lines = text.splitlines()
-    for change in changes:
-        lines = [line for line in lines if not (_KEY_LINE.match(line) and _KEY_LINE.match(line).group(1).strip() == change.key)]  # type: ignore[union-attr]
-        if change.action == "set":
-            lines.append(f"{change.key}={change.value}")
-        elif change.action == "copy":
-            source = raw.get(change.value or "")
-            if source:
-                lines.append(f"{change.key}={source}")
-    return "\n".join(lines) + "\n"
-
-
-def changed_environment(changes: list[ConfigChange], raw: RawNpmConfig, userconfig: Path, base: dict[str, str]) -> dict[str, str]:
-    env = dict(base)
-    env["npm_config_userconfig"] = str(userconfig)
-    for change in changes:
-        if change.action == "delete":
-            continue
-        value = change.value if change.action == "set" else raw.get(change.value or "")
-        if value:
-            name = change.key if change.key.startswith("//") else change.key.replace("-", "_")
-            env["npm_config_" + name] = str(value)
-    return env
-
-
 @dataclass
 class FixTrial:
-    """One finding's config changes on a temporary copy of npm's config, for one run through the same inspector.
+    """One finding's config changes on temporary copies of the tool's config, for one run through the same inspector.
 
-    ``changes`` hold the filled values (a typed password): memory only. ``env`` is what that run adds to npm's
-    environment — ``npm_config_userconfig`` pointing at the copy, and the set values as ``npm_config_*`` so they
-    beat a project ``.npmrc``. The user's own files are never touched.
+    ``changes`` hold the filled values (a typed password): memory only. ``env``/``unset_env``/``argv`` are what that
+    run changes in the tool's environment and command line (the adapter's ``apply_to_copy``: npm's
+    ``npm_config_userconfig`` copy, yarn berry's ``YARN_*`` and temporary ``HOME``, bun's ``--cafile``…); the proxy
+    and CA stay the inspector's. The user's own files are never touched.
     """
 
     rule: str
     title: str
     changes: list[ConfigChange]
     env: dict[str, str] = field(repr=False)
-    workdir: Path
+    workdir: Path | None
+    unset_env: tuple[str, ...] = ()
+    argv: list[str] | None = field(default=None, repr=False)
+    """The command line for the run (``None``: the user's own)."""
+    steps: list[str] = field(default_factory=list)
+    """The changes in the tool's own syntax, secrets masked (shown, journaled, reported)."""
+    unverifiable: list[tuple[ConfigChange, str]] = field(default_factory=list)
+    """Changes a copy could not apply (and why): the run does not prove them."""
 
     @property
     def label(self) -> str:
-        """The commands applied, secrets masked (shown, journaled, reported)."""
-        return "; ".join(masked_command(c) for c in self.changes)
+        """The changes applied, secrets masked (shown, journaled, reported)."""
+        return "; ".join(self.steps or [masked_command(c) for c in self.changes])
 
     @property
     def touches_proxy(self) -> bool:
         return any(c.key in ("proxy", "https-proxy") for c in self.changes)
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class FixTarget(Protocol):
+    """What a fix is tried on and written to: a live session (:class:`inspector.lifecycle.SessionLifecycle`)."""
+
+    @property
+    def adapter(self) -> ClientAdapter: ...
+
+    @property
+    def client(self) -> RawClientConfig: ...
+
+    @property
+    def argv(self) -> list[str]: ...
+
+    def base_env(self) -> dict[str, str]: ...
 
 
 def fill_changes(finding: Finding, values: dict[str, str], prompt: Prompt | None) -> list[ConfigChange] | None:
@@ -183,24 +203,26 @@ def missing_note(finding: Finding) -> str:
     )
 
 
-def make_trial(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig) -> FixTrial:
-    """Copy npm's user config to a private temporary file and apply ``changes`` there (see :class:`FixTrial`)."""
-    user_file = next((layer.path for layer in raw.layers if layer.name == "user"), None)
-    original = Path(user_file).read_text() if user_file and Path(user_file).is_file() else ""
-    workdir = Path(tempfile.mkdtemp(prefix="npm-inspect-fix-"))
-    try:
-        userconfig = write_private(workdir / "userconfig.npmrc", apply_to_npmrc(original, changes, raw))
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return FixTrial(finding.rule, finding.title, changes, changed_environment(changes, raw, userconfig, {}), workdir)
+def make_trial(finding: Finding, changes: list[ConfigChange], target: FixTarget) -> FixTrial:
+    """Apply ``changes`` to temporary copies of the tool's config through its adapter (see :class:`FixTrial`)."""
+    adapter = target.adapter
+    copy = adapter.apply_to_copy(changes, target.client, target.argv, env=target.base_env())
+    injection = copy.injection
+    return FixTrial(
+        finding.rule,
+        finding.title,
+        changes,
+        dict(injection.set_env),
+        injection.workdir,
+        unset_env=tuple(injection.unset_env),
+        argv=list(injection.argv),
+        steps=[masked_step(adapter, c) for c in changes],
+        unverifiable=list(copy.unverifiable),
+    )
 
 
-class RunsNpm(Protocol):
+class RunsNpm(FixTarget, Protocol):
     """What verifying needs of a session (:class:`inspector.lifecycle.SessionLifecycle`)."""
-
-    @property
-    def raw(self) -> RawNpmConfig: ...
 
     def run_blocking(self, *, capture_output: Callable[[str], None] | None = None, fix: FixTrial | None = None): ...
 
@@ -215,7 +237,7 @@ def verify_fixes(
     prompt: Prompt | None = None,
     output: Callable[[str], None] | None = None,
 ) -> list[FixOutcome]:
-    """Try each finding's config changes on a temporary copy: one more run of npm through the same inspector each."""
+    """Try each finding's config changes on temporary copies: one more run of the tool through the same inspector each."""
     outcomes: list[FixOutcome] = []
     for finding in findings:
         if not finding.changes:
@@ -224,19 +246,21 @@ def verify_fixes(
         if changes is None:
             outcomes.append(FixOutcome(finding.rule, finding.title, [], None, note=missing_note(finding)))
             continue
-        trial = make_trial(finding, changes, session.raw)
+        trial = make_trial(finding, changes, session)
         try:
             record = session.run_blocking(capture_output=output or (lambda text: None), fix=trial)
         finally:
             trial.cleanup()
         remaining = [f.rule for f in session.diagnose(record.number).findings]
+        note = "; ".join(f"not proven by this run: {c.key} — {why}" for c, why in trial.unverifiable)
         outcomes.append(
             FixOutcome(
                 finding.rule,
                 finding.title,
-                [masked_command(c) for c in changes],
+                list(trial.steps),
                 record.exit_code == 0,
                 record.exit_code,
+                note=note,
                 run=record.number,
                 remaining=remaining,
             )
@@ -244,13 +268,26 @@ def verify_fixes(
     return outcomes
 
 
-def masked_command(change: ConfigChange) -> str:
-    """The command a change runs, safe to show: URL passwords masked, token shapes scrubbed."""
-    from .redact import redact_url
-
+def _masked_change(change: ConfigChange) -> ConfigChange:
+    """The change with its secret masked: a URL's password, a token (whose key names it: the tools' syntaxes put
+    key and value apart, where no token-shape scrubbing can tell a value from a word)."""
+    if change.action == "set" and change.value and change.key.rpartition(":")[2] in _SECRET_KEYS and not change.placeholders:
+        return replace(change, value=mask(change.value))
     if change.action == "set" and change.value and "://" in change.value:
-        change = replace(change, value=redact_url(change.value))
-    return redact_text(change.command)
+        return replace(change, value=redact_url(change.value))
+    return change
+
+
+def masked_command(change: ConfigChange) -> str:
+    """The npm command a change runs, safe to show: URL passwords masked, token shapes scrubbed."""
+    return redact_text(_masked_change(change).command)
+
+
+def masked_step(adapter: ClientAdapter, change: ConfigChange) -> str:
+    """The change in the tool's own syntax (one line), safe to show: URL passwords masked, token shapes scrubbed."""
+    step = adapter.fix_step(_masked_change(change))
+    text = step.text if step.supported else f"({tool_name(step.tool)} cannot: {change.key})"
+    return redact_text(" ".join(text.split()))
 
 
 # -- writing a fix to the user's own config ------------------------------------------------------------
@@ -263,26 +300,40 @@ ENV_FOR_PLACEHOLDER = {"password": "NPM_PROXY_PASSWORD", "token": "NPM_TOKEN"}
 class WritePlan:
     """What ``w`` would write: the file and layer a finding names, the exact lines, a backup, and any refusal.
 
+    The file is the tool's own (the adapter's ``write_target``: ``.npmrc``, pnpm's ``auth.ini`` or
+    ``pnpm-workspace.yaml``, ``.yarnrc``, ``.yarnrc.yml``, ``bunfig.toml``), in that file's format and key names.
     ``lines`` are the real lines (may hold a typed password: memory only); ``shown`` the same lines with
-    secrets masked, for the confirmation. When the file is a project ``.npmrc`` that git tracks and a line
-    holds a secret, ``refused`` says why and ``env_lines`` offers the same change with ``${VAR}`` instead
-    (npm expands environment variables in ``.npmrc``), to be exported by the user.
+    secrets masked, for the confirmation. When the file is a project file that git tracks and a line
+    holds a secret, ``refused`` says why and ``env_changes`` offers the same change with ``${VAR}`` instead
+    (npm, pnpm and yarn berry expand ``${VAR}``, bun ``$VAR``), to be exported by the user. ``unsupported``:
+    the tool keeps this setting in no file (bun's proxies live in the environment only); nothing is written.
     """
 
-    path: Path
+    path: Path | None
     layer: str
     changes: list[ConfigChange] = field(repr=False)
     lines: list[str] = field(repr=False)
     shown: list[str]
-    backup: Path
+    backup: Path | None
     refused: str | None = None
     env_changes: list[ConfigChange] | None = field(default=None, repr=False)
     env_vars: dict[str, str] = field(default_factory=dict, repr=False)
     """``${VAR}`` name → the secret it stands for (for the user to export; never written)."""
+    tool: str = "npm"
+    format: str = "npmrc"
+    targets: dict[str, WriteTarget] = field(default_factory=dict, repr=False)
+    """npm key → where and under which name the tool keeps it."""
+    unsupported: str | None = None
 
     @property
     def env_shown(self) -> list[str]:
-        return [f"{c.key}={c.value}" for c in self.env_changes or () if c.action == "set"]
+        return [line_for(self.targets[c.key], c.value) if c.key in self.targets else f"{c.key}={c.value}"
+                for c in self.env_changes or () if c.action == "set"]
+
+    @property
+    def described(self) -> str:
+        """``the project pnpm config /p/pnpm-workspace.yaml``."""
+        return f"the {self.layer} {tool_name(self.tool)} config {self.path}"
 
 
 def _secret_in(change: ConfigChange) -> bool:
@@ -291,10 +342,8 @@ def _secret_in(change: ConfigChange) -> bool:
     return bool(change.value) and redact_text(change.value) != change.value
 
 
-def _with_env_reference(change: ConfigChange, original: ConfigChange, env_vars: dict[str, str]) -> ConfigChange:
-    """The change with its secret part replaced by ``${VAR}``; ``env_vars`` learns VAR → secret."""
-    from urllib.parse import unquote, urlsplit
-
+def _with_env_reference(change: ConfigChange, original: ConfigChange, env_vars: dict[str, str], reference: str = "${%s}") -> ConfigChange:
+    """The change with its secret part replaced by ``${VAR}`` (``reference``: the file's form); ``env_vars`` learns VAR → secret."""
     value = change.value or ""
     if "://" in value:
         parts = urlsplit(value)
@@ -303,21 +352,20 @@ def _with_env_reference(change: ConfigChange, original: ConfigChange, env_vars: 
         if sep and secret:
             name = ENV_FOR_PLACEHOLDER["password"]
             env_vars[name] = unquote(secret)
-            return replace(change, value=value.replace(f"{userinfo}@", f"{user}:${{{name}}}@", 1))
+            return replace(change, value=value.replace(f"{userinfo}@", f"{user}:{reference % name}@", 1))
     placeholder = next((p for p in original.placeholders if p in ENV_FOR_PLACEHOLDER), "token")
     name = ENV_FOR_PLACEHOLDER.get(placeholder, "NPM_TOKEN")
     env_vars[name] = value
-    return replace(change, value=f"${{{name}}}")
+    return replace(change, value=reference % name)
 
 
-def _masked_line(line: str) -> str:
-    """``key=value`` as the confirmation shows it: URL passwords and token values masked."""
-    from .redact import mask, redact_url
-
-    key, _, value = line.partition("=")
-    if key.rpartition(":")[2] in _SECRET_KEYS:
-        return f"{key}={mask(value)}"
-    return f"{key}={redact_url(value) if '://' in value else redact_text(value)}"
+def _masked_value(change: ConfigChange, value: str | None) -> str | None:
+    """A value as the confirmation shows it: URL passwords and token values masked."""
+    if value is None:
+        return None
+    if change.key.rpartition(":")[2] in _SECRET_KEYS:
+        return mask(value)
+    return redact_url(value) if "://" in value else redact_text(value)
 
 
 def git_tracks(path: Path) -> bool:
@@ -331,52 +379,90 @@ def git_tracks(path: Path) -> bool:
     return result.returncode == 0
 
 
-def plan_writes(finding: Finding, changes: list[ConfigChange], raw: RawNpmConfig, *, now: float | None = None) -> list[WritePlan]:
-    """The writes of ``changes`` (placeholders filled): one per npm config file the changes' layers name."""
-    by_layer: dict[str, list[tuple[ConfigChange, ConfigChange]]] = {}
+def _value(change: ConfigChange, raw: RawNpmConfig) -> str | None:
+    if change.action == "set":
+        return change.value
+    if change.action == "copy":
+        value = raw.get(change.value or "")
+        return str(value) if value is not None else None
+    return None
+
+
+def plan_writes(finding: Finding, changes: list[ConfigChange], target: FixTarget, *, now: float | None = None) -> list[WritePlan]:
+    """The writes of ``changes`` (placeholders filled): one per file of the tool's that the changes belong in."""
+    adapter, config = target.adapter, target.client
+    groups: dict[tuple[str, str], list[tuple[ConfigChange, ConfigChange, WriteTarget]]] = {}
     for change, original in zip(changes, finding.changes):
-        by_layer.setdefault(change.location, []).append((change, original))
-    return [_plan(layer, pairs, raw, now) for layer, pairs in by_layer.items()]
+        where = adapter.write_target(change, config)
+        key = (str(where.path), where.format) if where.unsupported is None else ("", change.key)
+        groups.setdefault(key, []).append((change, original, where))
+    return [_plan(items, config, now) for items in groups.values()]
 
 
-def _plan(layer: str, pairs: list[tuple[ConfigChange, ConfigChange]], raw: RawNpmConfig, now: float | None) -> WritePlan:
-    changes = [c for c, _ in pairs]
-    target = next((Path(l.path) for l in raw.layers if l.name == layer and l.path), None)
-    if target is None:
-        base = raw.local_prefix or raw.cwd or os.getcwd()
-        target = Path(base) / ".npmrc" if layer == "project" else Path.home() / ".npmrc"
+def _plan(items: list[tuple[ConfigChange, ConfigChange, WriteTarget]], config: RawClientConfig, now: float | None) -> WritePlan:
+    raw = config.raw
+    changes = [c for c, _, _ in items]
+    targets = {c.key: where for c, _, where in items}
+    first, where = changes[0], items[0][2]
+    if where.unsupported is not None or where.path is None:
+        step = config_step_text(first, config)
+        return WritePlan(None, first.location, changes, [], [step] if step else [], None, tool=config.tool, targets=targets,
+                         unsupported=where.unsupported or "no file holds this setting")
+    path = where.path
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    lines = [f"{c.key}={c.value}" for c in changes if c.action == "set"] + [
-        f"{c.key}={raw.get(c.value or '')}" for c in changes if c.action == "copy"
-    ] + [f"(delete {c.key})" for c in changes if c.action == "delete"]
-    shown = [_masked_line(line) for line in lines]
-    plan = WritePlan(target, layer, changes, lines, shown, target.with_name(f"{target.name}.npm-inspect-backup-{stamp}"))
+    lines = [line_for(targets[c.key], _value(c, raw)) for c in changes]
+    shown = [line_for(targets[c.key], _masked_value(c, _value(c, raw))) for c in changes]
+    plan = WritePlan(path, first.location, changes, lines, shown, path.with_name(f"{path.name}.npm-inspect-backup-{stamp}"),
+                     tool=config.tool, format=where.format, targets=targets)
     secret = [c for c in changes if _secret_in(c) or c.action == "copy"]
-    if layer == "project" and secret and target.exists() and git_tracks(target):
-        plan.refused = (
-            f"{target} is tracked by git: a secret written there would be committed. Write it as ${{VAR}} "
-            "(npm reads the variable from the environment) and export the variable in your shell or CI instead."
-        )
-        plan.env_changes = [
-            _with_env_reference(c, original, plan.env_vars) if (_secret_in(c) and c.action == "set") else c for c, original in pairs
-        ]
+    if first.location == "project" and secret and path.exists() and git_tracks(path):
+        if where.env_reference:
+            plan.refused = (
+                f"{path} is tracked by git: a secret written there would be committed. Write it as "
+                f"{where.env_reference % 'VAR'} ({tool_name(config.tool)} reads the variable from the environment) and "
+                "export the variable in your shell or CI instead."
+            )
+            plan.env_changes = [
+                _with_env_reference(c, original, plan.env_vars, where.env_reference) if (_secret_in(c) and c.action == "set") else c
+                for c, original, _ in items
+            ]
+        else:
+            plan.refused = (
+                f"{path} is tracked by git: a secret written there would be committed, and {tool_name(config.tool)} reads no "
+                "environment variable in that file. Write the fix to your user config instead (the same change without "
+                "--location project)."
+            )
     return plan
+
+
+def config_step_text(change: ConfigChange, config: RawClientConfig) -> str:
+    """What the user does instead when no file can hold a change (bun: ``export HTTPS_PROXY=…``), masked."""
+    return masked_step(adapter_for(config.tool), change)
 
 
 def apply_write(plan: WritePlan, raw: RawNpmConfig, *, use_env: bool = False) -> Path | None:
     """Back the file up (owner-only), then write the changes into it. Returns the backup (``None``: no file before).
 
-    A refused plan is only written in its ``${VAR}`` form (``use_env``).
+    A refused plan is only written in its ``${VAR}`` form (``use_env``); an unsupported one is never written.
     """
-    if plan.refused and not use_env:
+    if plan.unsupported is not None or plan.path is None or plan.backup is None:
+        raise SecretLeakError(plan.unsupported or "nothing to write")  # the caller offers only writable plans
+    if plan.refused and not (use_env and plan.env_changes is not None):
         raise SecretLeakError(plan.refused)
     changes = plan.env_changes if use_env and plan.env_changes is not None else plan.changes
-    target = plan.path.resolve()  # a symlinked .npmrc (dotfiles) stays a symlink
+    target = plan.path.resolve()  # a symlinked config file (dotfiles) stays a symlink
     original = target.read_text() if target.is_file() else None
     backup = None
     if original is not None:
         backup = write_private(plan.backup, original)
     mode = stat.S_IMODE(target.stat().st_mode) if original is not None else 0o600
-    write_private(target, apply_to_npmrc(original or "", changes, raw))
+    if plan.format == "npmrc":
+        text = apply_to_npmrc(original or "", changes, raw)
+    else:
+        edits = [(plan.targets[c.key].key, _value(c, raw)) for c in changes]
+        text = edit_text(plan.format, original or "", edits, path=target)  # type: ignore[arg-type]
+    if not target.parent.exists():
+        target.parent.mkdir(parents=True, mode=0o700)
+    write_private(target, text)
     os.chmod(target, mode)  # the user's file keeps the mode it had
     return backup

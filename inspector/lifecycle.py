@@ -2,13 +2,16 @@
 
 :class:`SessionLifecycle` is the one owner of a live session:
 
-- **prepare**: npm's effective config, the upstream proxy with the credentials npm would send it, the CA
+- **prepare**: which tool runs (npm, pnpm, yarn classic or berry, bun: :func:`inspector.clients.detect`), its
+  effective config read by its adapter, the upstream proxy with the credentials the tool would send it, the CA
   bundles, and this session's own listener credential (:mod:`inspector.runner`);
 - **the proxy** (:class:`~inspector.proxy.InspectorProxy`), whose records go to the store tagged with the
   current run;
-- **runs of npm**: the first, the dashboard's ``R``, and each fix tried on a temporary copy of npm's config
-  (``x``, ``run --verify-fix``, the demo's fix key) — all through the same inspector, numbered
-  (:class:`~inspector.session.RunRecord`), each with npm's own words at its end;
+- **runs of the tool**: the first, the dashboard's ``R``, and each fix tried on a temporary copy of the tool's
+  config (``x``, ``run --verify-fix``, the demo's fix key; the adapter's ``apply_to_copy``) — all through the
+  same inspector, numbered (:class:`~inspector.session.RunRecord`), each with the tool's own words at its end.
+  Each run gets the adapter's injection (the proxy URL with the run's credential in the environment only),
+  removed when the run ends;
 - **the diagnosis cadence** (:class:`~inspector.diagnoser.Diagnoser`): findings for the current run, saved
   attachments, findings written to the journal, hop counters;
 - **the journal**, the in-memory secret vault, and **stop** (npm, proxy, temporary files).
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import shutil
 import signal
 import time
@@ -30,23 +34,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ca
+from .clients import ClientAdapter, Injection, RawClientConfig
 from .diagnoser import Diagnoser, Diagnosis, RunInputs
 from .fixes import FixTrial
 from .journal import JournalWriter
-from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
+from .npmconfig import NpmConfigSnapshot, RawNpmConfig
 from .npmoutcome import NpmOutcome, OutputTail
 from .proxy import InspectorProxy
 from .redact import redact_argv, redact_text
 from .runner import (
     Preparation,
     RunRequest,
-    child_command,
+    base_env,
+    client_injection,
     npm_outcome,
     prepare,
+    read_client_config,
     remember_secrets,
-    resolve_upstream,
     run_child,
     session_info,
+    trust_of,
+    upstream_for,
     write_bundles,
 )
 from .session import RunRecord, SessionInfo, SessionStore
@@ -90,8 +98,9 @@ class SessionLifecycle:
         self.npm_process: asyncio.subprocess.Process | None = None
         self.npm_state = "not started"
         self._outcomes: dict[int, NpmOutcome] = {}
-        self._trust: tuple[str, bool] | None = None
-        """The CAs and strict-ssl the proxy verifies registries with now (a tried fix may have changed them)."""
+        self._trust: tuple[str, bool, str | None] | None = None
+        """What the proxy's trust was built from (the tool's CAs, strict-ssl, NODE_EXTRA_CA_CERTS): a tried fix may change it."""
+        self._injection: Injection | None = None
         self._configs: dict[int, NpmConfigSnapshot] = {}
         self.diagnoser = Diagnoser(self.store, self._run_inputs, attachments_dir=attachments_dir)
 
@@ -103,9 +112,33 @@ class SessionLifecycle:
 
     @property
     def raw(self) -> RawNpmConfig:
-        """The user's own npm config with raw values (secrets), as of the last plain run: for fixes, never shown."""
+        """The user's own config (npm's key names) with raw values (secrets), as of the last plain run: never shown."""
         assert self.prep is not None, "start() first"
         return self.prep.raw
+
+    @property
+    def client(self) -> RawClientConfig:
+        """The tool's own config as its adapter read it (secrets), as of the last plain run: for fixes, never shown."""
+        assert self.prep is not None, "start() first"
+        return self.prep.client
+
+    @property
+    def adapter(self) -> ClientAdapter:
+        assert self.prep is not None, "start() first"
+        return self.prep.adapter
+
+    @property
+    def tool(self) -> str:
+        return self.prep.tool if self.prep is not None else self.info.tool
+
+    @property
+    def argv(self) -> list[str]:
+        """The command as the user gave it (raw: may hold secrets)."""
+        return list(self.request.argv)
+
+    def base_env(self) -> dict[str, str]:
+        """The tool's environment without npm-inspect (what a fix's temporary copy starts from)."""
+        return base_env(self.request)
 
     @property
     def snapshot(self) -> NpmConfigSnapshot:
@@ -128,7 +161,7 @@ class SessionLifecycle:
         run = self.current_run if run is None else run
         config = self._configs.get(run) or (self.prep.snapshot if self.prep else NpmConfigSnapshot())
         upstream = self.prep.upstream_source if self.prep else None
-        return RunInputs(run, config, self._outcomes.get(run), upstream)
+        return RunInputs(run, config, self._outcomes.get(run), upstream, self.tool)
 
     # -- start and stop -----------------------------------------------------------------------------------
 
@@ -144,6 +177,8 @@ class SessionLifecycle:
         npm_argv = self.info.npm_argv
         self.info = session_info(self.prep, self.proxy)
         self.info.npm_argv = npm_argv
+        raw = self.prep.raw
+        self._trust = (raw.ca_pems() or "", raw.strict_ssl, raw.env.get("NODE_EXTRA_CA_CERTS"))
         return self
 
     def attach_journal(self, journal: JournalWriter) -> JournalWriter:
@@ -164,20 +199,32 @@ class SessionLifecycle:
             self.journal.update_info(self.info)
 
     def _remove_workdir(self) -> None:
+        self._end_injection()
         if self.prep is not None:
+            for injection in self.prep.injections:
+                injection.cleanup()
             shutil.rmtree(self.prep.workdir, ignore_errors=True)
+
+    def _end_injection(self) -> None:
+        if self._injection is not None:
+            self._injection.cleanup()
+            self._injection = None
 
     def reveal(self, fingerprint: str) -> str | None:
         """The secret behind a fingerprint, if it passed through this session."""
         return self.vault.get(fingerprint)
 
     def point_npm(self) -> PointNpm:
-        """The exact settings that point npm at this inspector: environment only (``ps`` shows no credential)."""
+        """The exact settings that point the tool at this inspector: environment only (``ps`` shows no credential)."""
         assert self.prep is not None and self.proxy is not None
-        _, env = child_command(self.prep, self.proxy)
-        url, cafile = env["npm_config_https_proxy"], env["npm_config_cafile"]
-        assignments = f"npm_config_proxy={url} npm_config_https_proxy={url} npm_config_cafile={cafile}"
-        return PointNpm(f"{assignments} npm install", f"export {assignments}")
+        program = Path(self.request.argv[0]).name
+        injection = client_injection(self.prep, self.proxy, argv=[program, "install"])
+        try:
+            assignments = " ".join(f"{name}={value}" for name, value in injection.set_env.items())
+            command = shlex.join([program, *injection.argv[1:]])
+        finally:
+            injection.cleanup()
+        return PointNpm(f"{assignments} {command}", f"export {assignments}")
 
     # -- runs ----------------------------------------------------------------------------------------------
 
@@ -186,54 +233,58 @@ class SessionLifecycle:
         if self.running:
             raise RuntimeError("npm is still running")
         number = len(self.info.runs) + 1 if self.info.runs else 1
-        extra = fix.env if fix is not None else {}
+        env = base_env(self.request, fix.env, fix.unset_env) if fix is not None else base_env(self.request)
+        argv = list(fix.argv) if fix is not None and fix.argv else list(self.request.argv)
+        config = self.prep.client
         if fix is not None or number > 1:
-            self._configs[number] = self._reconfigure(extra, ignore_cli_upstream=fix is not None and fix.touches_proxy)
+            config = self._reconfigure(env, argv, fix=fix is not None, ignore_cli_upstream=fix is not None and fix.touches_proxy)
+            self._configs[number] = config.raw.snapshot()
         record = RunRecord(number, list(self.info.npm_argv), fix.label if fix else None, started=time.time())
         self.info.runs.append(record)
         self.store.current_run = number
         self.npm_state = "running"
-        argv, env = child_command(self.prep, self.proxy, extra_env=extra)
+        self._end_injection()
+        self._injection = injection = client_injection(self.prep, self.proxy, config=config, env=env, argv=argv)
+        for note in injection.notes:
+            if redact_text(note) not in self.info.tool_notes:
+                logger.warning("%s", note)
+                self.info.tool_notes.append(redact_text(note))
         self.diagnoser.poke()
-        return record, argv, env
+        return record, injection.argv, injection.child_env(env)
 
-    def _reconfigure(self, extra_env: dict[str, str], *, ignore_cli_upstream: bool) -> NpmConfigSnapshot:
-        """npm's config as this run will see it (a fix's temporary copy); the proxy's upstream follows it.
+    def _reconfigure(self, env: dict[str, str], argv: list[str], *, fix: bool, ignore_cli_upstream: bool) -> RawClientConfig:
+        """The tool's config as this run will see it (a fix's temporary copy); the proxy's upstream and trust follow it.
 
-        A fix that sets ``https-proxy`` with a login changes what npm would send the corporate proxy: the
+        A fix that sets ``https-proxy`` with a login changes what the tool would send the corporate proxy: the
         inspector then sends that (``upstream_auth``), or the fix could never be proven.
         """
         assert self.prep is not None and self.proxy is not None
-        request = self.request
-        env = dict(os.environ if request.env is None else request.env)
-        env.update(request.extra_env)
-        env.update(extra_env)
-        npm = shutil.which("npm", path=env.get("PATH")) or self.prep.npm_path
-        raw = read_npm_config(npm, cwd=request.cwd, env=env, npm_args=request.argv[1:])
-        cli_upstream = None if ignore_cli_upstream else request.upstream
-        upstream, source = resolve_upstream(raw, cli_upstream, source=request.upstream_source, password=request.upstream_password)
-        for secret in raw.secrets():
+        prep = self.prep
+        config = read_client_config(self.request, prep.detection, prep.adapter, env, argv)
+        upstream, source = upstream_for(self.request, config, ignore_cli=ignore_cli_upstream)
+        for secret in config.secrets():
             self.vault.remember(secret)
-        if upstream != self.prep.upstream:
+        if upstream != prep.upstream:
             if upstream is not None and upstream.password:
                 self.vault.remember(upstream.password)
             self.proxy.set_upstream(upstream)
-            self.prep.upstream, self.prep.upstream_source = upstream, source
-            self.info.upstream, self.info.upstream_source = self.prep.upstream_display, source
-        trust = (raw.ca_pems() or "", raw.strict_ssl)
-        if self._trust is None:
-            self._trust = (self.prep.raw.ca_pems() or "", self.prep.raw.strict_ssl)
+            prep.upstream, prep.upstream_source = upstream, source
+            self.info.upstream, self.info.upstream_source = prep.upstream_display, source
+        raw = config.raw
+        trust = (raw.ca_pems() or "", raw.strict_ssl, raw.env.get("NODE_EXTRA_CA_CERTS"))
         if trust != self._trust:
             self._trust = trust
             # a fix that names the corporate CA (cafile) or changes strict-ssl: the inspector verifies registries
-            # with the new trust, and npm's bundle carries it (plus npm-inspect's CA)
-            user_trust = trust[0] or ca.node_root_certificates()
-            inspector_ca = ca.ensure_ca(self.prep.proxy_config.confdir).read_text()
-            upstream_trust, self.prep.npm_bundle = write_bundles(self.prep.workdir, user_trust, inspector_ca, len(self.info.runs) + 1)
-            self.proxy.set_trust(upstream_trust, insecure=not raw.strict_ssl)
-        if not extra_env:
-            self.prep.raw = raw  # the user's own config as it is now (a fix's copy never becomes it)
-        return raw.snapshot()
+            # with the new trust, and the tool's bundle carries what it must keep (plus npm-inspect's CA)
+            user_trust, client_trust, strict = trust_of(prep.adapter, config)
+            inspector_ca = ca.ensure_ca(prep.proxy_config.confdir).read_text()
+            upstream_trust, prep.npm_bundle = write_bundles(
+                prep.workdir, user_trust, inspector_ca, len(self.info.runs) + 1, client_trust=client_trust
+            )
+            self.proxy.set_trust(upstream_trust, insecure=not strict)
+        if not fix:
+            prep.client, prep.raw = config, raw  # the user's own config as it is now (a fix's copy never becomes it)
+        return config
 
     def _end(self, record: RunRecord, code: int, output: str | None) -> RunRecord:
         assert self.prep is not None and self.proxy is not None
@@ -259,6 +310,8 @@ class SessionLifecycle:
         except BaseException:
             self.npm_state = "stopped"
             raise
+        finally:
+            self._end_injection()
         return self._end(record, code, tail.text() if tail else None)
 
     async def run_async(self, on_line: Callable[[str], None], *, fix: FixTrial | None = None) -> RunRecord:
@@ -283,6 +336,8 @@ class SessionLifecycle:
         except BaseException:
             self.npm_state = "stopped"
             raise
+        finally:
+            self._end_injection()
         return await asyncio.to_thread(self._end, record, code, tail.text())
 
     async def stop_npm(self) -> None:

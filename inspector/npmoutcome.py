@@ -194,6 +194,118 @@ def _trim(words: _Words) -> None:
         words.message.pop()
 
 
+# -- the other tools' words ---------------------------------------------------------------------
+
+TOOL_LABELS = {"pnpm": "pnpm", "yarn-classic": "yarn", "yarn-berry": "yarn", "bun": "bun"}
+
+
+def read_tool_output(tool: str, text: str) -> _Words:
+    """pnpm's, yarn's or bun's error lines (they write no debug log): see the per-tool readers below."""
+    reader = {"pnpm": _pnpm_words, "yarn-classic": _yarn_classic_words, "yarn-berry": _yarn_berry_words, "bun": _bun_words}.get(tool)
+    words = reader(_strip_ansi(text or "").splitlines()) if reader else _Words()
+    _trim(words)
+    return words
+
+
+_PNPM_CODE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)\b")
+_BOX = re.compile(r"^[\s│├└╰─▶×]*(?:help:\s*)?")
+_JS_ERROR = re.compile(r"^(?:Uncaught )?([A-Z]\w*Error): (.+)$")
+_BUN_CODE = re.compile(r"^((?=[A-Za-z0-9]*[a-z])(?:[A-Z][a-z0-9]*){2,}[A-Za-z0-9]*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b")
+"""bun's error names: ``ProxyConnectFailed``, ``DNSResolveFailed``, ``SELF_SIGNED_CERT_IN_CHAIN`` (not ``No version…``)."""
+_BERRY_LINE = re.compile(r"^(?:➤\s*)?(YN\d{4}):\s*(.*)$")
+
+
+_PNPM_MARKS = ("×", "╰", "├", "│", "help:")
+
+
+def _pnpm_words(lines: list[str]) -> _Words:
+    """pnpm 12 (native): ``Error: ERR_PNPM_FETCH_401`` then ``× what`` / ``╰─▶ why`` / ``help: …``, wrapped at 80
+    columns (a line that starts with none of those marks continues the one before); the older JS pnpm:
+    `` ERR_PNPM_FETCH_401  GET … Unauthorized - 401``; warnings ``WARN …``."""
+    words = _Words()
+    entries: list[str] = []
+    actions: list[str] = []  # "× installing dependencies": what failed, after why it failed
+    started = False
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith(("WARN", "Warning:")):
+            words.add_warning(stripped.split(None, 1)[1] if " " in stripped else stripped)
+            continue
+        if stripped.startswith("Error:"):
+            started = True
+            stripped = stripped[6:].strip()
+        code = _PNPM_CODE.search(stripped)
+        if code and words.code is None:
+            words.code = code.group(1)
+            started = True
+            stripped = stripped[code.end():].strip(" :")
+        if not started or not stripped:
+            continue
+        if stripped.startswith("×"):
+            actions.append(_BOX.sub("", stripped).strip())
+        elif stripped.startswith(_PNPM_MARKS) or not entries:
+            entries.append(_BOX.sub("", stripped).strip())
+        else:
+            entries[-1] += ("" if entries[-1].endswith(("/", "-")) else " ") + stripped
+    for text in [*entries, *actions]:
+        if text and len(words.message) < MAX_LINES:
+            words.message.append(_clean(text))
+    return words
+
+
+def _yarn_classic_words(lines: list[str]) -> _Words:
+    """yarn 1: ``error <message>`` (its stack trace indented below), ``warning …``; a crash prints ``XxxError: …``."""
+    words = _Words()
+    crash: list[str] = []
+    for line in lines:
+        if line.startswith("error "):
+            text = line[6:].strip()
+            if text.startswith("Error: "):
+                text = text[7:]
+            words.add_error(text) if not text.startswith("code ") else None
+        elif line.startswith("warning "):
+            words.add_warning(line[8:])
+        elif (match := _JS_ERROR.match(line.strip())) and not line.startswith(" "):
+            crash.append(f"{match.group(1)}: {match.group(2)}")
+    if not words.message:
+        words.message.extend(_clean(c) for c in crash[:MAX_LINES])
+    return words
+
+
+def _yarn_berry_words(lines: list[str]) -> _Words:
+    """yarn berry: ``➤ YN0041: │ pkg@npm:1.0.0: Invalid authentication``; ``YN0000`` lines are progress. The first
+    other code is the error's (warnings share the format; only colour tells them apart)."""
+    words = _Words()
+    for line in lines:
+        match = _BERRY_LINE.match(line.strip())
+        if not match or match.group(1) == "YN0000":
+            continue
+        code, text = match.group(1), match.group(2).lstrip("│├└┌ ").strip()
+        if words.code is None:
+            words.code = code
+        if text and len(words.message) < MAX_LINES:
+            words.message.append(_clean(f"{code}: {text}"))
+    return words
+
+
+def _bun_words(lines: list[str]) -> _Words:
+    """bun: ``error: ProxyConnectFailed (407) downloading package manifest lab-hello``, ``warn: …``."""
+    words = _Words()
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("error:"):
+            text = stripped[6:].strip()
+            if words.code is None and (match := _BUN_CODE.match(text)):
+                words.code = match.group(1)
+            if text and len(words.message) < MAX_LINES:
+                words.message.append(_clean(text))
+        elif stripped.startswith("warn:"):
+            words.add_warning(stripped[5:].strip())
+    return words
+
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -365,8 +477,22 @@ def collect(
     started: float | None = None,
     project: Path | None = None,
     versions: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (),
+    tool: str = "npm",
 ) -> NpmOutcome:
-    """Build the outcome of one npm run from its exit status, captured output (if any) and debug log."""
+    """Build the outcome of one run from its exit status, captured output (if any) and — npm only — debug log."""
+    if tool != "npm":  # no debug log; and package-lock.json is npm's lockfile, not theirs
+        words = read_tool_output(tool, output) if output else _Words()
+        lockfile, hosts = None, ()
+        return NpmOutcome(
+            exit_code=exit_code,
+            code=redact_text(words.code) if words.code else None,
+            message=tuple(words.message),
+            warnings=tuple(words.warnings),
+            source=f"{TOOL_LABELS.get(tool, tool)}'s output" if output else "",
+            lockfile=lockfile,
+            lockfile_hosts=hosts,
+            versions=versions,
+        )
     from_output = read_output(output) if output else None
     log_path: Path | None = None
     if from_output is not None and from_output.log_file:
@@ -408,9 +534,15 @@ def collect(
 def packages_named(outcome_words: str) -> list[str]:
     """Package names npm's error talks about (``No matching version found for lab-hello@^3.``)."""
     names = []
-    for match in re.finditer(r"(?:for|of|fetch) \"?((?:@[\w.-]+/)?[\w.-]+)@", outcome_words):
-        if match.group(1) not in names:
-            names.append(match.group(1))
+    shapes = (
+        r"(?:for|of|fetch) \"?((?:@[\w.-]+/)?[\w.-]+)@",  # npm, pnpm: No matching version found for lab-hello@^3.
+        r"(?:versions for|specifier) \"((?:@[\w.-]+/)?[\w.-]+)\"",  # yarn 1, bun
+        r"((?:@[\w.-]+/)?[\w.-]+)@npm:",  # yarn berry: lab-hello@npm:^3.0.0: No candidates found
+    )
+    for shape in shapes:
+        for match in re.finditer(shape, outcome_words):
+            if match.group(1) not in names:
+                names.append(match.group(1))
     return names
 
 
@@ -480,6 +612,7 @@ def outcome_of_run(
     npm: str,
     env: dict[str, str],
     cwd: str | None,
+    tool: str = "npm",
 ) -> NpmOutcome:
     """npm's words (output and/or debug log), the project's lockfile registries, and for a failure, the versions
     the registry listed for the packages npm's error names (from the documents seen on the wire, else npm's cache).
@@ -487,7 +620,7 @@ def outcome_of_run(
     Never raises: reading npm's words must not cost the run its report.
     """
     try:
-        outcome = collect(exit_code, output=output, logs=logs_dir(effective), started=started, project=project)
+        outcome = collect(exit_code, output=output, logs=logs_dir(effective), started=started, project=project, tool=tool)
     except Exception:
         logger.exception("could not read npm's outcome")
         return NpmOutcome(exit_code=exit_code)
@@ -495,7 +628,7 @@ def outcome_of_run(
         return outcome
     found = []
     for name in packages_named(outcome.text())[:5]:
-        listed = documents(name) or cached_versions(npm, name, env=env, cwd=cwd)
+        listed = documents(name) or (cached_versions(npm, name, env=env, cwd=cwd) if tool == "npm" else None)
         if listed is not None:
             found.append((name, *listed))
     return replace(outcome, versions=tuple(found)) if found else outcome

@@ -84,9 +84,38 @@ def _decode(raw: bytes, encoding: str | None) -> bytes | None:
             return zlib.decompressobj().decompress(raw, _INFLATE_LIMIT)
         if encoding in ("", "identity"):
             return raw
+        if encoding == "br":  # yarn berry and bun ask for brotli (measured: Verdaccio then sends it)
+            return _brotli(raw)
+        if encoding == "zstd":  # bun also offers zstd
+            return _zstd(raw)
     except (zlib.error, gzip.BadGzipFile):
         return None
-    return None  # br, zstd: npm does not ask for them
+    return None
+
+
+def _brotli(raw: bytes) -> bytes | None:
+    """Brotli, inflated up to :data:`_INFLATE_LIMIT` (mitmproxy's own dependency; imported only when needed)."""
+    import brotli
+
+    try:
+        out = brotli.Decompressor().process(raw, output_buffer_limit=_INFLATE_LIMIT)
+    except brotli.error:
+        return None
+    return out if len(out) < _INFLATE_LIMIT else None
+
+
+def _zstd(raw: bytes) -> bytes | None:
+    """Zstandard, read up to :data:`_INFLATE_LIMIT` (mitmproxy's own dependency; imported only when needed)."""
+    import io
+
+    import zstandard
+
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)) as reader:
+            out = reader.read(_INFLATE_LIMIT)
+    except zstandard.ZstdError:
+        return None
+    return out if len(out) < _INFLATE_LIMIT else None
 
 
 def package_name(path: str) -> str | None:

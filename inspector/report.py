@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from .diagnose import Finding
+from .diagnose.tools import tool_name
 from .lines import exchange_line
 from .records import Exchange, Timings
 from .redact import redact_argv, redact_text, redact_url
@@ -67,6 +68,8 @@ def json_report(
     data = {
         "schema": REPORT_SCHEMA,
         "npm": {"argv": redact_argv(info.npm_argv), "exit": info.exit_of(run), "error": _npm_error(info, run)},
+        "tool": {"name": info.tool, "version": info.tool_version or (info.npm_version if info.tool == "npm" else None),
+                 "display": info.tool_label, "notes": list(info.tool_notes)},
         "runs": [_run_json(r) for r in info.runs],
         "upstream": redact_url(info.upstream) if info.upstream else None,
         "mode": info.mode,
@@ -127,7 +130,7 @@ def _command_line(info: SessionInfo) -> str:
 def _verify_lines(verify: list[dict[str, Any]] | None) -> list[str]:
     if verify is None:
         return []
-    lines = ["Fix verification (on a temporary copy of your npm config):"]
+    lines = ["Fix verification (on a temporary copy of your config):"]
     if not verify:
         lines.append("  no finding has a config change to try")
     for item in verify:
@@ -153,6 +156,9 @@ def text_report(
         f"npm-inspect: {_command_line(info)} → exit {exit_code if exit_code is not None else '-'}"
         f" · upstream {redact_url(info.upstream) if info.upstream else 'none (direct)'} · {info.mode}",
     ]
+    if info.tool != "npm":
+        lines.append(f"tool: {info.tool_label}")
+    lines += [f"note: {note}" for note in info.tool_notes]
     runs = info.runs_line()
     if runs:
         lines.append(f"runs: {runs}")
@@ -162,7 +168,7 @@ def text_report(
         lines.append(f"  {e.seq:>4}  {'r' + str(e.run) + '  ' if several else ''}{exchange_line(e)}")
     said = _npm_said(info, run)
     if said:
-        lines.append(f"npm said: {said}")
+        lines.append(f"{tool_name(info.tool)} said: {said}")
     groups = failures_by_hop(exchanges)
     if groups:
         lines.append("Failures by hop:")
@@ -181,7 +187,9 @@ def text_report(
             for para in f.explanation.splitlines():
                 lines.append(f"       {para}")
             for cmd in f.commands:
-                lines.append(f"       $ {cmd}")
+                first, *rest = cmd.splitlines() or [""]
+                lines.append(f"       $ {first}")
+                lines.extend(f"         {line}" for line in rest)  # a file edit (bunfig.toml, .yarnrc): its lines
             for caveat in f.caveats:
                 lines.append(f"       ! {caveat}")
     lines += _verify_lines(verify)
@@ -202,14 +210,16 @@ def markdown_report(
         f"- **Command:** `{_command_line(info)}` (exit {exit_code if exit_code is not None else '-'})",
         f"- **Upstream proxy:** {('`' + redact_url(info.upstream) + '`') if info.upstream else 'none (direct)'}",
         f"- **Mode:** {info.mode}",
-        f"- **Versions:** npm-inspect {info.inspector_version or '?'}, npm {info.npm_version or '?'}, node {info.node_version or '?'}",
+        f"- **Versions:** npm-inspect {info.inspector_version or '?'}, "
+        + (f"npm {info.npm_version or '?'}, node {info.node_version or '?'}" if info.tool == "npm" else info.tool_label),
+        *(f"- **Note:** {_md_code(note)}" for note in info.tool_notes),
         "",
         "## Findings",
         "",
     ]
     said = _npm_said(info, run)
     if said:
-        out.insert(out.index("## Findings") - 1, f"- **npm said:** `{_md_code(said)}`")
+        out.insert(out.index("## Findings") - 1, f"- **{tool_name(info.tool)} said:** `{_md_code(said)}`")
     runs = info.runs_line()
     if runs:
         out.insert(out.index("## Findings") - 1, f"- **Runs:** {_md_code(runs)}")

@@ -1,4 +1,4 @@
-"""Run npm through the inspector without touching the user's ``.npmrc``.
+"""Run npm — or pnpm, yarn, bun — through the inspector without touching the user's config files.
 
 The child npm gets the inspector as its proxy — a URL with this run's own
 random credential (:class:`~inspector.proxy.ListenerCredential`) — and a CA
@@ -16,6 +16,13 @@ config, then ``HTTPS_PROXY`` (and, for an ``http://`` registry,
 sent (that URL's user and password, through mitmproxy's ``upstream_auth``), so
 the corporate proxy sees the same login with and without npm-inspect, and a
 wrong password still ends in the proxy's own 407.
+
+Other package managers go through their adapter (:mod:`inspector.clients`): it
+detects the tool (and yarn's flavour), reads the tool's own config into npm's
+key names (so the upstream choice and the diagnosis are the same code), builds
+the CA bundle the tool needs, and hands the tool the inspector the way that
+tool reads a proxy (``pnpm_config_*``, ``YARN_*``, ``HTTPS_PROXY``) — always in
+its environment, never on a command line.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import ca, redact
-from .errors import NpmNotFoundError, UpstreamUrlError, UsageError
+from .clients import ClientAdapter, Detection, Injection, RawClientConfig, adapter_for, detect, program_family
+from .clients.common import strip_flags as strip_tool_flags
+from .diagnose.tools import TOOL_NAMES
+from .errors import UpstreamUrlError, UsageError
 from .listener import LOOPBACK, ListenerCredential
-from .npmconfig import NpmConfigSnapshot, RawNpmConfig, read_npm_config
+from .npmconfig import NpmConfigSnapshot, RawNpmConfig
 from .npmoutcome import NpmOutcome, outcome_of_run
 from .paths import ca_dir
 from .proxy import InspectorProxy, ProxyConfig
@@ -41,7 +51,6 @@ from .session import SessionInfo
 from .upstream import UpstreamProxy, parse_upstream
 from .vault import SecretVault
 
-NPM_PROGRAMS = ("npm", "npx", "npm.cmd", "npx.cmd")
 _REWRITTEN_FLAGS = ("proxy", "https-proxy", "cafile", "ca")
 
 
@@ -50,7 +59,7 @@ class RunRequest:
     """What the user asked for: ``npm-inspect run [options] -- npm ARGS…``."""
 
     argv: list[str]
-    """The npm command line, program first (``["npm", "install", "lodash"]``). Raw: may hold secrets;
+    """The command line, program first (``["npm", "install", "lodash"]``, ``["pnpm", "install"]``). Raw: may hold secrets;
     everything shown or saved uses :func:`inspector.redact.redact_argv` of it."""
     upstream: str | None = None
     upstream_source: str = "--upstream"
@@ -71,58 +80,103 @@ class RunRequest:
 
 @dataclass
 class Preparation:
-    """Everything decided before the proxy starts; ``raw`` holds secrets and stays in memory."""
+    """Everything decided before the proxy starts; ``raw`` and ``client`` hold secrets and stay in memory."""
 
     request: RunRequest
     npm_path: str
+    """The program that runs (npm, pnpm, yarn or bun), resolved on the child's PATH."""
     raw: RawNpmConfig
+    """The tool's config in npm's key names (``client.raw``) as of the last plain run."""
     snapshot: NpmConfigSnapshot
     upstream: UpstreamProxy | None
     upstream_source: str | None
     listener: ListenerCredential
     workdir: Path
     npm_bundle: Path
+    """The CA bundle the tool gets (what it must keep trusting, plus npm-inspect's CA)."""
     proxy_config: ProxyConfig
+    detection: Detection
+    adapter: ClientAdapter
+    client: RawClientConfig
+    injections: list[Injection] = field(default_factory=list)
+    """Injections handed out by :func:`child_command` (callers without a ``finally``): cleaned up with the workdir."""
 
     @property
     def upstream_display(self) -> str | None:
         return self.upstream.display if self.upstream else None
 
+    @property
+    def tool(self) -> str:
+        return self.detection.tool
+
 
 def check_argv(argv: list[str]) -> None:
+    """A command npm-inspect can run (npm, pnpm, yarn or bun), checked before anything starts."""
     if not argv:
         raise UsageError("nothing to run after '--': write npm-inspect run -- npm install <package>")
-    program = Path(argv[0]).name
-    if program not in NPM_PROGRAMS:
-        raise UsageError(
-            f"npm-inspect runs npm, not {argv[0]!r}: write npm-inspect run -- npm {' '.join(argv[1:]) or 'install'}"
-        )
+    program_family(argv[0])
+
+
+def base_env(request: RunRequest, extra_env: dict[str, str] | None = None, unset_env: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment the tool would have without npm-inspect (plus a fix's temporary settings)."""
+    env = dict(os.environ if request.env is None else request.env)
+    env.update(request.extra_env)
+    unset = {name.lower() for name in unset_env}
+    env = {k: v for k, v in env.items() if k.lower() not in unset}
+    env.update(extra_env or {})
+    return env
 
 
 def resolve_upstream(
-    raw: RawNpmConfig, cli_upstream: str | None, *, source: str = "--upstream", password: str | None = None
+    raw: RawNpmConfig,
+    cli_upstream: str | None,
+    *,
+    source: str = "--upstream",
+    password: str | None = None,
+    tool: str = "npm",
+    origins: dict[str, str] | None = None,
 ) -> tuple[UpstreamProxy | None, str | None]:
-    """(upstream with the credentials npm would send it, where it came from) — npm's own precedence.
+    """(upstream with the credentials the tool would send it, where it came from) — the tool's own precedence.
 
-    ``password`` fills in an upstream URL that names a user but no password (``NPM_INSPECT_UPSTREAM_PASSWORD``
-    or a prompt), so the password need not be on a command line.
+    ``raw`` is the tool's config in npm's key names (an adapter's ``RawClientConfig.raw``); ``origins`` (the
+    adapter's, per npm key) names the tool's own setting and file for explanations. ``password`` fills in an
+    upstream URL that names a user but no password (``NPM_INSPECT_UPSTREAM_PASSWORD`` or a prompt), so the
+    password need not be on a command line.
     """
-    upstream, where = _choose_upstream(raw, cli_upstream, source)
+    upstream, where = _choose_upstream(raw, cli_upstream, source, tool, origins or {})
     if upstream is not None and password is not None and upstream.username is not None and upstream.password is None:
         upstream = replace(upstream, password=password)
     return upstream, where
 
 
-def _choose_upstream(raw: RawNpmConfig, cli_upstream: str | None, source: str) -> tuple[UpstreamProxy | None, str | None]:
+ENV_FALLBACK = {"yarn-classic": ["https_proxy", "http_proxy"], "yarn-berry": []}
+"""The proxy variables a tool falls back on for an https registry (measured): yarn 1 also takes HTTP_PROXY;
+yarn berry reads none (its adapter already left them out); npm, pnpm and bun read HTTPS_PROXY only."""
+
+
+def _where(key: str, layer, tool: str, origins: dict[str, str]) -> str:
+    """``npm config https-proxy (user /home/u/.npmrc)``; for other tools, their own setting and file."""
+    if tool == "npm" or key not in origins:
+        return f"npm config {key}" + (f" ({layer.name}{' ' + layer.path if layer.path else ''})" if layer else "")
+    where, _, native = origins[key].rpartition(": ")
+    if where in ("environment", "command line"):
+        return f"{where} {native} ({TOOL_NAMES.get(tool, tool)})"
+    return f"{TOOL_NAMES.get(tool, tool)} {native} ({where})"
+
+
+def _choose_upstream(
+    raw: RawNpmConfig, cli_upstream: str | None, source: str, tool: str, origins: dict[str, str]
+) -> tuple[UpstreamProxy | None, str | None]:
     if cli_upstream:
         return parse_upstream(cli_upstream), source
     candidates: list[tuple[str | None, str]] = []
     for key in ("https-proxy", "proxy"):
         value, layer = raw.lookup(key)
-        where = f"npm config {key}" + (f" ({layer.name}{' ' + layer.path if layer.path else ''})" if layer else "")
-        candidates.append((value if isinstance(value, str) and value not in ("", "null", "false") else None, where))
+        candidates.append((value if isinstance(value, str) and value not in ("", "null", "false") else None, _where(key, layer, tool, origins)))
     registry_scheme = urlsplit(raw.registry).scheme
-    env_names = ["https_proxy"] + (["http_proxy", "proxy"] if registry_scheme == "http" else [])
+    env_names = list(ENV_FALLBACK.get(tool, ["https_proxy"]))
+    if registry_scheme == "http" and tool != "yarn-berry":
+        env_names += [n for n in ("http_proxy", "proxy") if n not in env_names]
     lowered = {k.lower(): v for k, v in raw.env.items()}
     for name in env_names:
         original = next((k for k in raw.env if k.lower() == name), name.upper())
@@ -136,25 +190,55 @@ def _choose_upstream(raw: RawNpmConfig, cli_upstream: str | None, source: str) -
     return None, None
 
 
+def read_client_config(
+    request: RunRequest, detection: Detection, adapter: ClientAdapter, env: dict[str, str], argv: list[str] | None = None
+) -> RawClientConfig:
+    """The tool's effective config for one run (``env``/``argv``: a fix's temporary copy, or the user's own)."""
+    config = adapter.read_config(detection, list(argv or request.argv), cwd=request.cwd or os.getcwd(), env=env)
+    if config.version is None and detection.version is not None:
+        config.version = detection.version
+    return config
+
+
+def upstream_for(request: RunRequest, config: RawClientConfig, *, ignore_cli: bool = False) -> tuple[UpstreamProxy | None, str | None]:
+    """The corporate proxy the tool would use with ``config`` (``--upstream`` first unless ``ignore_cli``)."""
+    return resolve_upstream(
+        config.raw,
+        None if ignore_cli else request.upstream,
+        source=request.upstream_source,
+        password=request.upstream_password,
+        tool=config.tool,
+        origins=config.origins,
+    )
+
+
+def trust_of(adapter: ClientAdapter, config: RawClientConfig) -> tuple[str, str, bool]:
+    """(what the inspector verifies registries with, what the tool's bundle keeps besides npm-inspect's CA, strict-ssl).
+
+    The inspector verifies the way the tool would: its ``cafile``/``ca`` (npm's key names), or Node's roots.
+    """
+    return config.raw.ca_pems() or ca.node_root_certificates(), adapter.trust_pems(config), config.raw.strict_ssl
+
+
 def prepare(request: RunRequest) -> Preparation:
-    """Read npm's config, pick the upstream, build the CA bundles. Raises :class:`InspectorError` subclasses."""
+    """Detect the tool, read its config, pick the upstream, build the CA bundles. Raises :class:`InspectorError` subclasses."""
     check_argv(request.argv)
-    env = dict(os.environ if request.env is None else request.env)
-    env.update(request.extra_env)
-    program = request.argv[0]
-    npm_path = shutil.which(program, path=env.get("PATH")) or (program if Path(program).exists() else None)
-    if npm_path is None:
-        raise NpmNotFoundError(f"{program} is not on PATH: install Node.js and npm, or add npm's directory to PATH")
-    npm_for_config = shutil.which("npm", path=env.get("PATH")) or npm_path
-    raw = read_npm_config(npm_for_config, cwd=request.cwd, env=env, npm_args=request.argv[1:])
-    upstream, source = resolve_upstream(raw, request.upstream, source=request.upstream_source, password=request.upstream_password)
+    env = base_env(request)
+    npm_family = program_family(request.argv[0]) == "npm"
+    detection = detect(request.argv, request.cwd or os.getcwd(), env, ask_version=not npm_family)  # npm: its config says
+    adapter = adapter_for(detection.tool)
+    client = read_client_config(request, detection, adapter, env)
+    if detection.version is None and client.version is not None:
+        detection = replace(detection, version=client.version)
+    raw = client.raw
+    upstream, source = upstream_for(request, client)
 
     confdir = request.confdir or ca_dir()
     inspector_ca = ca.ensure_ca(confdir)
-    user_trust = raw.ca_pems() or ca.node_root_certificates()
+    user_trust, client_trust, strict = trust_of(adapter, client)
     workdir = ca.temp_dir()
     try:
-        upstream_trust, npm_bundle = write_bundles(workdir, user_trust, inspector_ca.read_text())
+        upstream_trust, npm_bundle = write_bundles(workdir, user_trust, inspector_ca.read_text(), client_trust=client_trust)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -167,12 +251,12 @@ def prepare(request: RunRequest) -> Preparation:
         upstream=upstream,
         decrypt=request.decrypt,
         upstream_trusted_ca=upstream_trust,
-        ssl_insecure=not raw.strict_ssl,
+        ssl_insecure=not strict,
         listener=listener,
     )
     return Preparation(
         request=request,
-        npm_path=npm_path,
+        npm_path=detection.program,
         raw=raw,
         snapshot=raw.snapshot(),
         upstream=upstream,
@@ -181,40 +265,64 @@ def prepare(request: RunRequest) -> Preparation:
         workdir=workdir,
         npm_bundle=npm_bundle,
         proxy_config=proxy_config,
+        detection=detection,
+        adapter=adapter,
+        client=client,
     )
 
 
-def write_bundles(workdir: Path, user_trust: str, inspector_ca: str, version: int = 1) -> tuple[Path | None, Path]:
-    """(what the inspector verifies registries with: npm's own CAs or Node's roots; what npm gets: those plus
-    npm-inspect's CA), written owner-only into the session's private folder.
+def write_bundles(
+    workdir: Path, user_trust: str, inspector_ca: str, version: int = 1, *, client_trust: str | None = None
+) -> tuple[Path | None, Path]:
+    """(what the inspector verifies registries with: the tool's own CAs or Node's roots; what the tool gets:
+    ``client_trust`` — by default the same CAs — plus npm-inspect's CA), written owner-only into the session's
+    private folder. pnpm and bun without a cafile *add* the bundle to their roots, so their ``client_trust``
+    is only what ``NODE_EXTRA_CA_CERTS`` held (see each adapter's ``trust_pems``).
 
     A new ``version`` gets new file names: mitmproxy caches TLS contexts by the CA file's path.
     """
     suffix = "" if version == 1 else f"-{version}"
     upstream_trust = ca.write_bundle(workdir, f"upstream-trust{suffix}.pem", user_trust) if user_trust.strip() else None
-    return upstream_trust, ca.write_bundle(workdir, f"npm-cafile{suffix}.pem", user_trust, inspector_ca)
+    client = user_trust if client_trust is None else client_trust
+    return upstream_trust, ca.write_bundle(workdir, f"npm-cafile{suffix}.pem", client, inspector_ca)
 
 
 def inspector_url_for_npm(prep: Preparation, proxy: InspectorProxy) -> str:
-    """The proxy URL npm gets: the inspector, with this run's credential (environment only, never argv)."""
+    """The proxy URL the tool gets: the inspector, with this run's credential (environment only, never argv)."""
     return prep.listener.url(proxy.host, proxy.port)
 
 
+def client_injection(
+    prep: Preparation,
+    proxy: InspectorProxy,
+    *,
+    config: RawClientConfig | None = None,
+    env: dict[str, str] | None = None,
+    argv: list[str] | None = None,
+) -> Injection:
+    """How one run of the tool goes through ``proxy``: its adapter's injection over ``env`` (default: the user's
+    environment; a fix's temporary settings go in first, the proxy and CA stay the inspector's).
+
+    The proxy URL (with the run's credential) is only ever in ``Injection.set_env``. Call ``cleanup()`` after the run.
+    """
+    return prep.adapter.inject(
+        prep.detection,
+        list(argv or prep.request.argv),
+        proxy_url=inspector_url_for_npm(prep, proxy),
+        ca_bundle=prep.npm_bundle,
+        config=config or prep.client,
+        env=base_env(prep.request) if env is None else env,
+    )
+
+
 def child_command(prep: Preparation, proxy: InspectorProxy, *, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
-    """npm's argv and environment for a run through ``proxy``; ``extra_env`` (a fix's temporary config) goes in
-    before the proxy and CA settings, which stay the inspector's."""
-    url = inspector_url_for_npm(prep, proxy)
-    env = dict(os.environ if prep.request.env is None else prep.request.env)
-    env.update(prep.request.extra_env)
-    env.update(extra_env or {})
-    for key in list(env):
-        if key.lower() in ("npm_config_proxy", "npm_config_https_proxy", "npm_config_cafile", "npm_config_ca"):
-            del env[key]
-    env["npm_config_proxy"] = url
-    env["npm_config_https_proxy"] = url
-    env["npm_config_cafile"] = str(prep.npm_bundle)
-    argv = [prep.npm_path, *strip_flags(prep.request.argv[1:])]
-    return argv, env
+    """The tool's argv and environment for a run through ``proxy`` (scripts and benches; the lifecycle uses
+    :func:`client_injection`). ``extra_env`` (a fix's temporary config) goes in before the proxy and CA settings,
+    which stay the inspector's. Temporary files, if the adapter made any, go with the session's workdir."""
+    env = base_env(prep.request, extra_env)
+    injection = client_injection(prep, proxy, env=env)
+    prep.injections.append(injection)
+    return injection.argv, injection.child_env(env)
 
 
 def strip_flags(args: list[str]) -> list[str]:
@@ -222,31 +330,24 @@ def strip_flags(args: list[str]) -> list[str]:
 
     Command-line config beats ``npm_config_*``, so these flags would send npm around the inspector; their
     values were already read (they are npm's "cli" config layer) to choose the upstream and the CA bundle.
+    (Each adapter strips its own tool's flags the same way.)
     """
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
-        if arg == "--":
-            out.extend(args[i:])
-            break
-        if name in _REWRITTEN_FLAGS:
-            if "=" not in arg and i + 1 < len(args) and not args[i + 1].startswith("-"):
-                i += 1  # skip the separate value
-        else:
-            out.append(arg)
-        i += 1
-    return out
+    return strip_tool_flags(args, _REWRITTEN_FLAGS)
 
 
 def remember_secrets(vault: SecretVault, prep: Preparation) -> None:
-    """Tell the vault every secret this run holds outside traffic: for the leak check of every output."""
+    """Tell the vault every secret this run holds outside traffic: for the leak check of every output.
+
+    The tool's config secrets, and the proxy variables' passwords even where the tool ignores them (yarn berry):
+    the child still has them in its environment.
+    """
+    env_proxies = RawNpmConfig(layers=[], effective={}, env=base_env(prep.request)).secrets()
     for secret in (
         prep.listener.password,
         prep.upstream.password if prep.upstream else None,
         *redact.argv_secrets(prep.request.argv),
-        *prep.raw.secrets(),
+        *prep.client.secrets(),
+        *env_proxies,
     ):
         if secret:
             vault.remember(secret)
@@ -255,6 +356,7 @@ def remember_secrets(vault: SecretVault, prep: Preparation) -> None:
 def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
     from . import __version__
 
+    detection = prep.detection
     return SessionInfo(
         npm_argv=redact_argv(prep.request.argv),
         upstream=prep.upstream_display,
@@ -265,13 +367,16 @@ def session_info(prep: Preparation, proxy: InspectorProxy) -> SessionInfo:
         inspector_version=__version__,
         started=time.time(),
         upstream_source=prep.upstream_source,
+        tool=detection.tool,
+        tool_version=detection.version,
+        tool_display=detection.display,
+        tool_notes=[redact.redact_text(n) for n in (*detection.warnings, *prep.client.notes)],
     )
 
 
 def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, started: float, output: str | None) -> NpmOutcome:
-    """npm's own words about this run, read once npm has ended (see :func:`inspector.npmoutcome.outcome_of_run`)."""
-    env = dict(os.environ if prep.request.env is None else prep.request.env)
-    env.update(prep.request.extra_env)
+    """The tool's own words about this run, read once it has ended (see :func:`inspector.npmoutcome.outcome_of_run`)."""
+    env = base_env(prep.request)
     return outcome_of_run(
         exit_code,
         output=output,
@@ -282,6 +387,7 @@ def npm_outcome(prep: Preparation, proxy: InspectorProxy, exit_code: int, starte
         npm=prep.npm_path,
         env=env,
         cwd=prep.request.cwd,
+        tool=prep.tool,
     )
 
 

@@ -68,6 +68,21 @@ class SessionInfo:
     """npm's own words at the end (:class:`~inspector.npmoutcome.NpmOutcome` as JSON data, redacted)."""
     runs: list[RunRecord] = field(default_factory=list)
     """Every npm run of the session, in order (``npm_exit``/``npm_outcome`` are the latest run's)."""
+    tool: str = "npm"
+    """The package manager the session ran: ``npm``, ``pnpm``, ``yarn-classic``, ``yarn-berry`` or ``bun``."""
+    tool_version: str | None = None
+    tool_display: str | None = None
+    """``yarn 4.18.1 (berry)``, ``pnpm 12.4.2``: for headers, reports and the journal. (The HAR writer does not carry
+    it yet: it is being rewritten; its ``_npmInspect`` block should add ``tool``/``tool_version`` from here.)"""
+    tool_notes: list[str] = field(default_factory=list)
+    """What the tool's config or injection could not cover (redacted): ``yarn berry ignores HTTPS_PROXY``…"""
+
+    @property
+    def tool_label(self) -> str:
+        """``pnpm 12.4.2``; for npm sessions (and files from before other tools), ``npm 11.19.0``."""
+        if self.tool_display:
+            return self.tool_display
+        return f"npm {self.npm_version}" if self.npm_version else "npm"
 
     def runs_line(self) -> str | None:
         """``run 1: E407 · exit 1 — run 2 (fix: …): exit 0`` when the session holds more than one run."""

@@ -29,7 +29,7 @@ def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
     listener = listener_for(args)
     if npm_args:
         check_argv(npm_args)
-    _need_terminal("use npm-inspect run --report text -- npm … for a headless report")
+    _need_terminal(f"use npm-inspect run --report text -- {' '.join(npm_args[:1]) or 'npm'} … for a headless report")
     upstream = upstream_for(args)
     request = RunRequest(
         argv=npm_args or ["npm"],

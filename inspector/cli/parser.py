@@ -96,7 +96,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     dash = Parser(
         prog="npm-inspect",
         description="See which hop said no when npm fails behind a corporate proxy. "
-        "Without a subcommand: the full-screen dashboard (npm-inspect [options] [-- npm ARGS…]).",
+        "Without a subcommand: the full-screen dashboard (npm-inspect [options] [-- npm|pnpm|yarn|bun ARGS…]).",
         epilog="subcommands: " + ", ".join(SUBCOMMANDS) + " (npm-inspect SUBCOMMAND --help)",
     )
     dash.add_argument("--version", action="version", version=f"npm-inspect {__version__}")
@@ -104,7 +104,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     _common(dash)
     parsers[""] = dash
 
-    run = Parser(prog="npm-inspect run", description="Run npm through the inspector and print a report (npm-inspect run [options] -- npm ARGS…).")
+    run = Parser(prog="npm-inspect run", description="Run npm, pnpm, yarn or bun through the inspector and print a report (npm-inspect run [options] -- npm ARGS…).")
     _proxy_options(run)
     _common(run)
     run.add_argument("--report", choices=("text", "json", "markdown"), default="text", help="report format (default: text)")

@@ -1,4 +1,4 @@
-"""``npm-inspect run [options] -- npm ARGS…``: npm through the inspector, then a report."""
+"""``npm-inspect run [options] -- npm ARGS…`` (or pnpm, yarn, bun): the tool through the inspector, then a report."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..lifecycle import SessionLifecycle
     from ..output import check_no_secret, write_private
     from ..paths import config_dir
+    from ..clients import program_family
     from ..report import render
-    from ..runner import RunRequest
+    from ..runner import RunRequest, check_argv
     from .common import listener_for, start_journal, upstream_for
 
     listener = listener_for(args)
     if not npm_args:
         raise UsageError("nothing to run: write npm-inspect run -- npm install <package>")
+    check_argv(npm_args)
     if args.no_redact and not args.har:
         raise UsageError("--no-redact only applies to --har OUT: add --har, or drop --no-redact")
     fix_values = _fix_values(args.fix_value)
@@ -36,6 +38,10 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     )
     machine_readable = args.report == "json" and args.report_file is None
     to_stderr = _to_stderr if machine_readable else None
+    if to_stderr is None and program_family(npm_args[0]) != "npm":
+        # npm keeps the terminal and its debug log holds its words; the other tools write no such log, so their
+        # output passes through (as it comes, chunk by chunk) and is kept to read their error lines afterwards
+        to_stderr = _to_stdout
     if args.no_redact:
         sys.stderr.write("npm-inspect: warning: --no-redact: the HAR will contain the proxy passwords, tokens, Authorization and cookie values seen in this run\n")
     session = SessionLifecycle(request, attachments_dir=config_dir() / "saved")
@@ -43,6 +49,8 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     journal = None
     try:
         session.start()
+        for note in session.info.tool_notes:
+            sys.stderr.write(f"npm-inspect: note: {note}\n")
         journal = session.attach_journal(
             start_journal(args, session.store, session.info, session.snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault)
         )
@@ -92,6 +100,12 @@ def _to_stderr(text: str) -> None:
     """npm's output while stdout is reserved for the JSON report."""
     sys.stderr.write(text)
     sys.stderr.flush()
+
+
+def _to_stdout(text: str) -> None:
+    """A tool's output passed through to the terminal (the report follows it on stdout)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _write(action, path, failures: list[str]) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnose.findings import ConfigChange
-from ..fixes import apply_to_npmrc
+from ..npmrcfile import apply_to_npmrc
 from ..npmconfig import parse_npmrc
 from .common import (
     ClientConfigSnapshot,
@@ -46,9 +46,11 @@ from .common import (
     resolved_value,
     scope_of_key,
     strip_flags,
+    winning_file,
     write_private_file,
     xdg_config_home,
 )
+from .writes import WriteTarget
 from .yamlfiles import load_toml, toml_key, toml_string
 
 NPMRC_KEYS = ("registry", "cafile", "ca", "always-auth")
@@ -156,6 +158,9 @@ class BunAdapter:
         args = strip_flags(argv[1:], CA_FLAGS)
         set_env = {"HTTPS_PROXY": proxy_url, "HTTP_PROXY": proxy_url}
         if self.has_cafile(config):
+            # a cafile replaces bun's roots and no variable beats it, so the bundle goes on the command line: acceptable
+            # only because a CA file's path is no secret (ps shows it to every user); the proxy URL with the run's
+            # credential stays in the environment
             args = _with_flag(args, f"--cafile={ca_bundle}")
         else:
             set_env["NODE_EXTRA_CA_CERTS"] = str(ca_bundle)
@@ -247,6 +252,31 @@ class BunAdapter:
             files.append(write_private_file(workdir, "userconfig.npmrc", apply_to_npmrc(original, token_changes, raw)))
             set_env["npm_config_userconfig"] = str(files[-1])
         return FixCopy(Injection(args, set_env, tuple(unset), workdir, tuple(files)), unverifiable)
+
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
+        """bunfig.toml for the registry, CA and scopes; .npmrc for tokens. Proxies live in the environment only and
+        bun has no strict-ssl: no file holds them."""
+        key = change.key
+        if key in ("https-proxy", "proxy", "noproxy"):
+            step = self.fix_step(change)
+            return WriteTarget(None, unsupported=f"bun reads proxies only from the environment: put '{step.command}' in your shell profile (and CI)")
+        if key == "strict-ssl":
+            return WriteTarget(None, unsupported=NO_STRICT_SSL)
+        project = change.location == "project"
+        files = config.files
+        scope = scope_of_key(key)
+        if key in ("registry", "cafile", "ca") or scope:
+            table_key = f"install.scopes.{scope[1:]}" if scope else f"install.{key}"
+            found = winning_file(config, key, change.location)
+            path = found[0] if found is not None and found[0].suffix == ".toml" else Path(files["project-rc"] if project else files["user-rc"])
+            return WriteTarget(path, "toml", table_key, env_reference="$%s")
+        if is_auth_key(key):
+            found = winning_file(config, key, change.location)
+            if found is not None and found[0].suffix != ".toml":
+                return WriteTarget(found[0], "npmrc", key, env_reference="${%s}")
+            return WriteTarget(Path(files["project-npmrc"] if project else files["user-npmrc"]), "npmrc", key, env_reference="${%s}")
+        return WriteTarget(None, unsupported=f"bun has no equivalent of npm's {key}")
 
 
 def _with_flag(args: list[str], flag: str) -> list[str]:

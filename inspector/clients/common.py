@@ -29,23 +29,20 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..diagnose.findings import ConfigChange
+from ..diagnose.tools import TOOL_NAMES  # noqa: F401  (re-exported by inspector.clients)
 from ..errors import ClientNotFoundError
 from ..npmconfig import NpmConfigSnapshot, RawLayer, RawNpmConfig, nerf_dart
+
+if TYPE_CHECKING:
+    from .writes import WriteTarget
 
 logger = logging.getLogger(__name__)
 
 Tool = Literal["npm", "pnpm", "yarn-classic", "yarn-berry", "bun"]
 TOOLS: tuple[Tool, ...] = ("npm", "pnpm", "yarn-classic", "yarn-berry", "bun")
-TOOL_NAMES: dict[str, str] = {
-    "npm": "npm",
-    "pnpm": "pnpm",
-    "yarn-classic": "yarn classic",
-    "yarn-berry": "yarn berry",
-    "bun": "bun",
-}
 YARN_DEFAULT_REGISTRY = "https://registry.yarnpkg.com/"
 PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
@@ -347,8 +344,13 @@ class ClientAdapter(Protocol):
         """``change`` in this tool's syntax."""
         ...
 
-    def apply_to_copy(self, changes: list[ConfigChange], config: RawClientConfig, *, env: Mapping[str, str]) -> FixCopy:
+    def apply_to_copy(self, changes: list[ConfigChange], config: RawClientConfig, argv: list[str], *, env: Mapping[str, str]) -> FixCopy:
         """Apply ``changes`` to temporary copies of the tool's config and say how to run the tool against them."""
+        ...
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> "WriteTarget":
+        """The file ``change`` is written to by ``w`` (the one that sets the key at that location today, else the
+        one the tool's own ``config set`` writes), its format and the key's name there (see :mod:`.writes`)."""
         ...
 
 
@@ -362,6 +364,8 @@ def which(program: str, env: Mapping[str, str]) -> str:
         return found
     if os.sep in program and Path(program).exists():
         return program
+    if Path(program).name in ("npm", "npx"):
+        raise ClientNotFoundError(f"{program} is not on PATH: install Node.js and npm, or add npm's directory to PATH")
     raise ClientNotFoundError(f"{program} is not on PATH: install it, or add its directory to PATH")
 
 
@@ -480,6 +484,19 @@ def cli_values(args: list[str], names: Iterable[str]) -> dict[str, str]:
                 values[name[3:]] = "false"
         i += 1
     return values
+
+
+def winning_file(config: RawClientConfig, key: str, location: str) -> tuple[Path, str] | None:
+    """(file, the tool's name for ``key`` there) when the file that sets ``key`` today is at ``location``.
+
+    A write there takes effect; a write to a lower file would be shadowed by it.
+    """
+    _, layer = config.raw.lookup(key)
+    if layer is None or not layer.path or layer.name != location:
+        return None
+    origin = config.origins.get(key, "")
+    where, _, native = origin.rpartition(": ")
+    return Path(layer.path), (native if where == layer.path and native else key)
 
 
 def private_workdir() -> Path:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from .. import ca
 from ..diagnose.findings import ConfigChange
-from ..fixes import apply_to_npmrc, changed_environment
+from ..npmrcfile import apply_to_npmrc, changed_environment
 from ..npmconfig import read_npm_config
 from .common import (
     ClientConfigSnapshot,
+    home,
     Detection,
     FixCopy,
     FixStep,
@@ -31,6 +32,7 @@ from .common import (
     strip_flags,
     write_private_file,
 )
+from .writes import WriteTarget
 
 REWRITTEN_FLAGS = ("proxy", "https-proxy", "cafile", "ca")
 INJECTED_ENV = ("npm_config_proxy", "npm_config_https_proxy", "npm_config_cafile", "npm_config_ca")
@@ -82,3 +84,12 @@ class NpmAdapter:
         userconfig = write_private_file(workdir, "userconfig.npmrc", apply_to_npmrc(original, changes, raw))
         changed = changed_environment(changes, raw, userconfig, {})
         return FixCopy(Injection(argv=list(argv), set_env=changed, workdir=workdir, files=(userconfig,)))
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
+        """The .npmrc of the change's layer (project, user, global), as ``npm config set --location`` writes it."""
+        raw = config.raw
+        target = next((Path(layer.path) for layer in raw.layers if layer.name == change.location and layer.path), None)
+        if target is None:
+            base = raw.local_prefix or raw.cwd or "."
+            target = Path(base) / ".npmrc" if change.location == "project" else home(raw.env) / ".npmrc"
+        return WriteTarget(target, "npmrc", change.key, env_reference="${%s}")

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..diagnose.findings import ConfigChange
-from ..fixes import apply_to_npmrc
+from ..npmrcfile import apply_to_npmrc
 from ..npmconfig import parse_npmrc
 from .common import (
     ClientConfigSnapshot,
@@ -55,10 +55,12 @@ from .common import (
     scope_of_key,
     shell_quote,
     strip_flags,
+    winning_file,
     write_private_file,
     xdg_config_home,
     home,
 )
+from .writes import WriteTarget
 from .yamlfiles import dump_yaml, load_yaml
 
 ENV_PREFIX = "pnpm_config_"
@@ -229,8 +231,33 @@ class PnpmAdapter:
             ini_changes.append(change)
         original = read_text(auth_ini) or ""
         write_private_file(dst, "auth.ini", apply_to_npmrc(original, ini_changes, raw))
-        injection = Injection(argv=list(argv), set_env=set_env, unset_env=tuple(unset), workdir=workdir, files=(auth_ini,))
+        files = [auth_ini]
+        # a deletion must reach the lowest user file too: auth.ini beats ~/.npmrc, but a key removed only from auth.ini
+        # still comes from ~/.npmrc — so the copy of ~/.npmrc (npm_config_userconfig, which pnpm honours) drops it too
+        deletions = [c for c in ini_changes if c.action == "delete"]
+        home_rc = user_npmrc(env)
+        if deletions and any(layer.path == str(home_rc) and any(c.key in layer.values for c in deletions) for layer in raw.layers):
+            files.append(write_private_file(workdir, "userconfig.npmrc", apply_to_npmrc(read_text(home_rc) or "", deletions, raw)))
+            set_env["npm_config_userconfig"] = str(files[-1])
+        injection = Injection(argv=list(argv), set_env=set_env, unset_env=tuple(unset), workdir=workdir, files=tuple(files))
         return FixCopy(injection, unverifiable)
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
+        """Where ``pnpm config set`` writes (proxies: ``pnpm-workspace.yaml``/``config.yaml``; the rest: the project
+        ``.npmrc``/``auth.ini``), unless a file at that location sets the key today; strict-ssl never in YAML (ignored)."""
+        project = change.location == "project"
+        found = winning_file(config, change.key, change.location)
+        if found is not None and not (change.key == "strict-ssl" and found[0].suffix == ".yaml"):
+            path, native = found
+            if path.suffix == ".yaml":
+                return WriteTarget(path, "yaml", native)
+            return WriteTarget(path, "npmrc", change.key, env_reference="${%s}")
+        root = Path(config.raw.local_prefix or config.raw.cwd or ".")
+        if change.key in SETTINGS_KEYS:
+            path = Path(config.files.get("project-settings") or root / "pnpm-workspace.yaml") if project else Path(config.files["global-settings"])
+            return WriteTarget(path, "yaml", SETTINGS_KEYS[change.key])
+        path = Path(config.files.get("project-rc") or root / ".npmrc") if project else Path(config.files["global-rc"])
+        return WriteTarget(path, "npmrc", change.key, env_reference="${%s}")
 
 
 _STRICT_NOTE = "pnpm 12.4 ignores strictSsl in config.yaml and pnpm-workspace.yaml (what 'pnpm config set strict-ssl' writes): edit the file"

@@ -29,7 +29,6 @@ from typing import Any
 from .. import ca
 from ..diagnose.findings import ConfigChange
 from .common import (
-    PROXY_ENV,
     YARN_DEFAULT_REGISTRY,
     ClientConfigSnapshot,
     Detection,
@@ -51,9 +50,10 @@ from .common import (
     scope_of_key,
     shell_quote,
     split_auth_key,
-    without,
+    winning_file,
     write_private_file,
 )
+from .writes import WriteTarget
 from .yamlfiles import dump_yaml, load_yaml
 
 SCALARS = {
@@ -118,6 +118,16 @@ class YarnBerryAdapter:
             for scope, entry in (settings.get("npmScopes") or {}).items():
                 if isinstance(entry, dict) and entry.get("npmRegistryServer"):
                     scopes_registry[str(scope).lstrip("@")] = _registry(entry["npmRegistryServer"])
+        # a scope entry without npmRegistryServer (e.g. only npmMinimalAgeGate: 0) sends the scope to yarn's
+        # default registry, not to the top-level npmRegistryServer (measured with 4.18.1: CONNECT registry.yarnpkg.com)
+        bare_scopes = {
+            str(scope).lstrip("@")
+            for *_, settings in sources
+            for scope, entry in (settings.get("npmScopes") or {}).items()
+            if isinstance(entry, dict) and str(scope).lstrip("@") not in scopes_registry
+        } if all(isinstance(s.get("npmScopes") or {}, dict) for *_, s in sources) else set()
+        for scope in bare_scopes:
+            scopes_registry[scope] = YARN_DEFAULT_REGISTRY
 
         layers: list[NativeLayer] = []
         for name, path, where, settings in sources:
@@ -137,6 +147,12 @@ class YarnBerryAdapter:
                 scope = str(scope).lstrip("@")
                 if entry.get("npmRegistryServer"):
                     layer.set(f"@{scope}:registry", _registry(entry["npmRegistryServer"]), f"npmScopes.{scope}.npmRegistryServer")
+                elif scope in bare_scopes and f"@{scope}:registry" not in layer.layer.values:
+                    layer.set(f"@{scope}:registry", YARN_DEFAULT_REGISTRY, f"npmScopes.{scope} (no npmRegistryServer: yarn's default)")
+                    notes.append(
+                        f"npmScopes.{scope} in {where} names no npmRegistryServer: yarn berry then sends @{scope} to "
+                        f"{YARN_DEFAULT_REGISTRY}, not to the top-level npmRegistryServer"
+                    )
                 for setting, field_name in AUTH_FIELDS.items():
                     if entry.get(setting):
                         target = scopes_registry.get(scope, registry)
@@ -169,8 +185,9 @@ class YarnBerryAdapter:
         npmrcs = [p for p in ((project / ".npmrc") if project else None, user_home / ".npmrc") if p is not None and p.exists()]
         if npmrcs:
             notes.append(f"yarn berry does not read .npmrc ({', '.join(map(str, npmrcs))}): registry, scopes and tokens belong in .yarnrc.yml")
-        child_env = without(env, (*PROXY_ENV, "NO_PROXY"))
-        raw = layered_config([n.layer for n in layers], env=child_env, cwd=cwd, local_prefix=str(project) if project else None)
+        # HTTPS_PROXY/HTTP_PROXY stay in the snapshot (the diagnosis says berry ignores them); the upstream choice
+        # never takes them for berry (inspector.runner.ENV_FALLBACK)
+        raw = layered_config([n.layer for n in layers], env=env, cwd=cwd, local_prefix=str(project) if project else None)
         files = {"user-rc": str(home_rc)}
         if project is not None:
             files["project-rc"] = str(project / rc_filename(env))
@@ -263,6 +280,19 @@ class YarnBerryAdapter:
         set_env["HOME"] = str(workdir)
         set_env.setdefault("YARN_GLOBAL_FOLDER", env.get("YARN_GLOBAL_FOLDER") or str(real_home / ".yarn" / "berry"))
         return FixCopy(Injection(list(argv), set_env, tuple(unset), workdir, (rc,)), unverifiable)
+
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
+        """The ``.yarnrc.yml`` at the change's location (``yarn config set``: the project's; ``-H``: the home one),
+        under the setting name that file uses today. No file holds a noproxy."""
+        setting = self.setting_for(change.key)
+        if setting is None:
+            return WriteTarget(None, unsupported=self.fix_step(change).unsupported)
+        found = winning_file(config, change.key, change.location)
+        if found is not None and found[0].suffix in (".yml", ".yaml"):
+            return WriteTarget(found[0], "yaml", found[1] if found[1] != change.key else setting, env_reference="${%s}")
+        path = config.files.get("project-rc") if change.location == "project" else config.files.get("user-rc")
+        return WriteTarget(Path(path or Path(config.raw.cwd or ".") / ".yarnrc.yml"), "yaml", setting, env_reference="${%s}")
 
 
 def _edit(data: dict[str, Any], setting: str, value: str | None) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import ca
 from ..diagnose.findings import ConfigChange
-from ..fixes import apply_to_npmrc
+from ..npmrcfile import apply_to_npmrc
 from ..npmconfig import env_layer, parse_npmrc
 from .common import (
     YARN_DEFAULT_REGISTRY,
@@ -49,8 +49,10 @@ from .common import (
     scope_of_key,
     shell_quote,
     strip_flags,
+    winning_file,
     write_private_file,
 )
+from .writes import WriteTarget
 
 KEYS = ("registry", "https-proxy", "proxy", "cafile", "ca", "strict-ssl", "always-auth")
 CLI_FLAGS = ("registry", "https-proxy", "proxy", "cafile", "ca", "strict-ssl")
@@ -204,6 +206,10 @@ class YarnClassicAdapter:
         if change.key == "noproxy":
             return FixStep(change, "yarn-classic", unsupported=NO_NOPROXY)
         value = "<token>" if change.action == "copy" else (change.value or "")
+        if is_auth_key(change.key):
+            npmrc = ".npmrc (in the project)" if change.location == "project" else "~/.npmrc"
+            edit = f"remove the {change.key}= line" if change.action == "delete" else f"{change.key}={value}"
+            return FixStep(change, "yarn-classic", file=npmrc, edit=edit, note="yarn 1 reads registry tokens from npm's .npmrc")
         if change.location == "project":
             edit = f"remove the {change.key} line" if change.action == "delete" else _yarnrc_line(change.key, value)
             return FixStep(change, "yarn-classic", file=".yarnrc (in the project)", edit=edit)
@@ -249,3 +255,23 @@ class YarnClassicAdapter:
             set_env["npm_config_userconfig"] = str(copy)
             files = (copy,)
         return FixCopy(Injection(list(argv), set_env, tuple(unset), workdir, files), unverifiable)
+
+    def write_target(self, change: ConfigChange, config: RawClientConfig) -> WriteTarget:
+        """A file at the change's location that sets the key today; else ``.yarnrc`` (``yarn config set`` writes
+        ``~/.yarnrc``) — tokens in the ``.npmrc`` yarn 1 reads them from. No file holds a noproxy."""
+        if change.key == "noproxy":
+            return WriteTarget(None, unsupported=NO_NOPROXY)
+        found = winning_file(config, change.key, change.location)
+        if found is not None:
+            path = found[0]
+            if path.name.endswith("npmrc"):
+                return WriteTarget(path, "npmrc", change.key, env_reference="${%s}")
+            return WriteTarget(path, "yarnrc", change.key)
+        project = change.location == "project"
+        files = config.files
+        root = Path(config.raw.local_prefix or config.raw.cwd or ".")
+        if is_auth_key(change.key):
+            path = Path(files.get("project-npmrc") or root / ".npmrc") if project else Path(files["user-npmrc"])
+            return WriteTarget(path, "npmrc", change.key, env_reference="${%s}")
+        path = Path(files.get("project-rc") or root / ".yarnrc") if project else Path(files["user-rc"])
+        return WriteTarget(path, "yarnrc", change.key)

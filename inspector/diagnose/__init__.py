@@ -19,10 +19,13 @@ def diagnose(
     config: NpmConfigSnapshot | None = None,
     outcome: NpmOutcome | None = None,
     upstream_source: str | None = None,
+    tool: str = "npm",
 ) -> list[Finding]:
     """Run every rule; return findings ranked root cause first.
 
     ``outcome`` is npm's exit status and words: when npm failed, the findings
     are never empty (a fallback ``npm-error`` quotes npm when no rule explains it).
+    ``tool`` is the package manager that ran (explanations name it; commands stay in npm's syntax until
+    :func:`inspector.clients.render.for_tool` translates them).
     """
-    return run_rules(list(exchanges), config or NpmConfigSnapshot(), RunContext(outcome, upstream_source))
+    return run_rules(list(exchanges), config or NpmConfigSnapshot(), RunContext(outcome, upstream_source, tool))

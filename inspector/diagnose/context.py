@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..npmoutcome import NpmOutcome
+from .tools import tool_name
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,14 @@ class RunContext:
     outcome: NpmOutcome | None = None
     upstream_source: str | None = None
     """``--upstream``, ``npm config https-proxy (user /home/u/.npmrc)``, ``environment HTTPS_PROXY``; ``None``: unknown."""
+    tool: str = "npm"
+    """The package manager that ran (``npm``, ``pnpm``, ``yarn-classic``, ``yarn-berry``, ``bun``): rules word their
+    explanations for it; the fixes' syntax is translated after the rules (:mod:`inspector.clients.render`)."""
+
+    @property
+    def name(self) -> str:
+        """``npm``, ``pnpm``, ``yarn classic``, ``yarn berry``, ``bun``."""
+        return tool_name(self.tool)
 
     @property
     def npm_failed(self) -> bool:

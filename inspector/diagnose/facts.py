@@ -11,6 +11,7 @@ from ..hops import auth_schemes
 from ..npmconfig import NpmConfigSnapshot, nerf_dart
 from ..records import Exchange
 from .findings import EvidenceRef
+from .tools import tool_name
 
 MAX_EVIDENCE = 5
 
@@ -105,7 +106,7 @@ def _covering_registry(nerf: str, registries: tuple[str, ...]) -> str:
     return best
 
 
-def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
+def location_for(key: str, config: NpmConfigSnapshot, tool: str = "npm") -> tuple[str, list[str]]:
     """Where a fix for ``key`` must go to take effect, and warnings about higher layers."""
     value = config.values.get(key)
     caveats: list[str] = []
@@ -114,20 +115,24 @@ def location_for(key: str, config: NpmConfigSnapshot) -> tuple[str, list[str]]:
         if value.layer == "project":
             location = "project"
         elif value.layer == "env":
-            env_name = "npm_config_" + key.replace("-", "_")
-            caveats.append(f"{env_name} is set in your environment and overrides .npmrc: change or unset it too.")
+            if tool == "npm":
+                env_name = "npm_config_" + key.replace("-", "_")
+                caveats.append(f"{env_name} is set in your environment and overrides .npmrc: change or unset it too.")
+            else:
+                caveats.append(f"{key} is set by a variable in your environment, which overrides {tool_name(tool)}'s config files: change or unset it too.")
         elif value.layer == "cli":
-            caveats.append(f"--{key} on the command line overrides .npmrc: drop it or change it there.")
+            caveats.append(f"--{key} on the command line overrides {'.npmrc' if tool == 'npm' else 'the config files'}: drop it or change it there.")
     return location, caveats
 
 
 def proxy_url_for_advice(
-    config: NpmConfigSnapshot, exchanges: Iterable[Exchange], upstream_source: str | None = None
+    config: NpmConfigSnapshot, exchanges: Iterable[Exchange], upstream_source: str | None = None, tool: str = "npm"
 ) -> tuple[str, str, str | None]:
     """(scheme://host:port of the corporate proxy, where we learned it, user name if known).
 
     ``upstream_source`` is where the run took its upstream from; ``--upstream``
-    beats npm's config, as it did for the run.
+    beats npm's config, as it did for the run. For other tools the config key is named the tool's way
+    (``upstream_source`` already is: ``yarn berry httpsProxy (/p/.yarnrc.yml)``).
     """
     exchanges = list(exchanges)
     if upstream_source == "--upstream":
@@ -137,8 +142,9 @@ def proxy_url_for_advice(
     for key in ("https-proxy", "proxy"):
         value = config.get(key)
         if value:
-            return _strip_userinfo(value), f"npm config {key}", _user(value)
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+            where = f"npm config {key}" if tool == "npm" or not upstream_source else upstream_source
+            return _strip_userinfo(value), where, _user(value)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy") if tool != "yarn-berry" else ():  # berry ignores them
         value = config.env_proxy.get(name)
         if value:
             return _strip_userinfo(value), f"environment {name}", _user(value)

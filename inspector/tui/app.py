@@ -193,6 +193,8 @@ class InspectorApp(App[int]):
         else:  # a saved session: diagnose now, so the first frame already shows the findings
             self.diagnoser.diagnose_now()
         if self.session is not None:
+            for note in self.info.tool_notes:  # what the tool's config or injection cannot cover (berry's per-host proxies…)
+                self.notify(note, title=self.info.tool_label, severity="warning", timeout=15)
             if self.session.has_npm_command:
                 self._run_npm()
             else:
@@ -201,7 +203,7 @@ class InspectorApp(App[int]):
                 self.tabs.active = "npm"
         elif self.store and self.source not in ("live", "following"):
             self.query_one("#npm-output", NpmOutput).write_line(
-                f"(saved session: npm {' '.join(self.info.npm_argv) or '-'} exited {self.info.npm_exit})"
+                f"(saved session: {' '.join(self.info.npm_argv) or 'npm -'} exited {self.info.npm_exit})"
             )
 
     def attach_session(self, session: SessionLifecycle) -> None:
@@ -359,9 +361,10 @@ class InspectorApp(App[int]):
             return
         finally:
             self._update_status()
-        output.write_line(f"npm exited with status {record.exit_code}")
+        tool = Path(self.info.npm_argv[0]).name if self.info.npm_argv else "npm"
+        output.write_line(f"{tool} exited with status {record.exit_code}")
         self.notify(
-            f"run {record.number}: npm exited with status {record.exit_code}",
+            f"run {record.number}: {tool} exited with status {record.exit_code}",
             severity="information" if record.exit_code == 0 else "warning",
         )
         return record

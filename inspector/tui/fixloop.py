@@ -108,7 +108,7 @@ class FixLoop:
         if changes is None:
             app.notify("The fix needs a value that was not given.", severity="warning")
             return None
-        trial = await asyncio.to_thread(make_trial, finding, changes, session.raw)
+        trial = await asyncio.to_thread(make_trial, finding, changes, session)
         try:
             app.notify(f"Trying: {trial.label}", title=f"Run {len(session.runs) + 1}")
             worker = app._run_npm(trial)
@@ -122,8 +122,9 @@ class FixLoop:
         tried = TriedFix(finding, changes, record, gone=finding.rule not in {f.rule for f in diagnosis.findings})
         self.tried[_key(finding)] = tried
         self.last = tried
-        hint = " Press w to write it to your npm config." if tried.passed else ""
-        app.findings_panel.set_fix_status(f"Tried: {trial.label}\n{tried.verdict()}.{' w writes it.' if tried.passed else ''}", ok=tried.passed)
+        hint = " Press w to write it to your config." if tried.passed else ""
+        unproven = "".join(f"\nNot proven by this run: {c.key} ({why})" for c, why in trial.unverifiable)
+        app.findings_panel.set_fix_status(f"Tried: {trial.label}\n{tried.verdict()}.{' w writes it.' if tried.passed else ''}{unproven}", ok=tried.passed)
         app.notify(tried.verdict() + "." + hint, title="Fix tried", severity="information" if tried.passed else "warning", timeout=20)
         return tried
 
@@ -152,7 +153,7 @@ class FixLoop:
         if tried is None or not tried.passed:
             why = "has not been tried" if tried is None else f"did not make npm succeed ({tried.record.summary()})"
             first = await app.push_screen_wait(
-                ConfirmScreen(f"This fix {why}: x tries it on a temporary copy first.\nWrite it to your npm config anyway?", yes="Write it untried (y)")
+                ConfirmScreen(f"This fix {why}: x tries it on a temporary copy first.\nWrite it to your config anyway?", yes="Write it untried (y)")
             )
             if not first or not await app.push_screen_wait(
                 ConfirmScreen("Sure? An untried fix may make things worse; a backup of the file is kept.", yes="Yes, write it (y)")
@@ -164,18 +165,23 @@ class FixLoop:
                 return False
         else:
             changes = tried.changes
-        plans = await asyncio.to_thread(plan_writes, finding, changes, session.raw)
+        everything = await asyncio.to_thread(plan_writes, finding, changes, session)
+        plans = [p for p in everything if p.unsupported is None]  # the tool keeps some settings in no file (bun's proxies)
         refused = [p for p in plans if p.refused]
         text = f"Write the fix for {finding.rule}:\n"
         for plan in plans:
             lines = "\n".join(f"  {line}" for line in plan.shown)
-            text += f"\ninto the {plan.layer} npm config {plan.path}\n{lines}\n"
+            text += f"\ninto {plan.described}\n{lines}\n"
+        for plan in (p for p in everything if p.unsupported is not None):
+            text += f"\nNot written — {plan.unsupported}\n" + "".join(f"  {line}\n" for line in plan.shown)
         for plan in refused:
             env_lines = "\n".join(f"  {line}" for line in plan.env_shown)
             exports = " ".join(f"{name}=…" for name in plan.env_vars)
-            text += f"\n{plan.refused}\nWith ${{VAR}}:\n{env_lines}\nthen: export {exports}\n"
-        text += "\nEach file is backed up first (" + ", ".join(p.backup.name for p in plans) + ")."
-        answer = await app.push_screen_wait(WriteScreen(text, can_write=not refused, can_use_env=bool(refused)))
+            text += f"\n{plan.refused}\n" + (f"With ${{VAR}}:\n{env_lines}\nthen: export {exports}\n" if plan.env_changes else "")
+        if plans:
+            text += "\nEach file is backed up first (" + ", ".join(p.backup.name for p in plans if p.backup) + ")."
+        can_use_env = bool(refused) and all(p.env_changes is not None for p in refused)
+        answer = await app.push_screen_wait(WriteScreen(text, can_write=bool(plans) and not refused, can_use_env=can_use_env))
         if answer is None:
             return False
         backups = []

@@ -23,6 +23,7 @@ from tests.lab.fixtures import run_inspector
 from tests.lab.procs import wait_until
 from tests.lab.squid import SquidConfig
 from tests.lab.terminal import dashboard
+from tests.lab.toolchain import installed, path_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ STRANGER_HOST = "stranger.lab.test"
 
 PROBE = r'''
 import base64, json, os, socket, sys
-url = os.environ["npm_config_https_proxy"]
+url = os.environ[os.environ.get("PROBE_PROXY_VARIABLE", "npm_config_https_proxy")]
 from urllib.parse import urlsplit
 parts = urlsplit(url)
 
@@ -106,6 +107,27 @@ def test_another_local_user_gets_npm_inspects_407_and_the_proxy_never_hears_of_i
     refused = run.exchanges(host=STRANGER_HOST)
     assert len(refused) == 2 and all(e["status"] == 407 and e["hop"] == "inspector" for e in refused)
     assert "did not present this run's proxy credential" in refused[0]["evidence"]["reason"]
+
+
+def test_pnpm_gets_the_credential_in_its_environment_never_on_a_command_line(npm_env, verdaccio, lab_pki, squid_factory):
+    """The same promise for another tool: pnpm gets the inspector as pnpm_config_https_proxy (its adapter's
+    injection); no process on the machine shows the run's password in its arguments while pnpm runs."""
+    assert installed("pnpm"), "pnpm for the lab (npm ci in tests/lab/clients)"
+    squid, password = squid_with_login(squid_factory)
+    npm_env.write_userconfig(f"registry={verdaccio.url('https')}", f"cafile={lab_pki.ca.cert}", f"https-proxy={squid.url_with('carol', password)}")
+    result_file = write_probe(npm_env, urlsplit(verdaccio.url("https")).netloc)
+
+    run = run_inspector(
+        npm_env, npm_args=["run", "probe"], program="pnpm",
+        env={"PATH": path_for("pnpm"), "PROBE_PROXY_VARIABLE": "pnpm_config_https_proxy"},
+    )
+    assert run.exit == 0, run.process.stderr
+    assert run.report["tool"]["name"] == "pnpm"
+    probe = json.loads(result_file.read_text())
+    assert probe["password length"] >= 20 and probe["credential on a command line"] is False
+    assert probe["no credential"].startswith("HTTP/1.1 407") and probe["run credential"].startswith("HTTP/1.1 200"), probe
+    wait_until(lambda: any(e["method"] == "CONNECT" for e in squid.access_entries()), timeout=20, what="Squid to log the run's CONNECT")
+    assert {e["user"] for e in squid.access_entries() if e["method"] != "-"} == {"carol"}  # pnpm's own login, sent on its behalf
 
 
 def raw_connect(host: str, port: int, target: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import REGISTRY_HOST
+from . import MIRROR_HOST, REGISTRY_HOST
 from .npm import NPM12_BIN, NpmEnv
 from .packages import Package, tree
 from .pki import CertFiles, make_ca, make_server_cert
@@ -47,7 +47,7 @@ class LabPki:
 def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
     d = tmp_path_factory.mktemp("pki")
     ca = make_ca(d)
-    return LabPki(ca=ca, registry=make_server_cert(d, ca, [REGISTRY_HOST, "127.0.0.1"], "registry"))
+    return LabPki(ca=ca, registry=make_server_cert(d, ca, [REGISTRY_HOST, MIRROR_HOST, "127.0.0.1"], "registry"))
 
 
 LAB_PACKAGES = [
@@ -139,11 +139,13 @@ def npm_error_code(output: str) -> str | None:
     return None
 
 
-def run_inspector(npm: NpmEnv, *args: str, npm_args: list[str], timeout: float = 180, report: str = "json", env: dict | None = None) -> InspectorRun:
-    """``npm-inspect run --report json [args] -- npm …`` as a real process in the npm env's project."""
+def run_inspector(
+    npm: NpmEnv, *args: str, npm_args: list[str], timeout: float = 180, report: str = "json", env: dict | None = None, program: str = "npm"
+) -> InspectorRun:
+    """``npm-inspect run --report json [args] -- npm …`` (or ``program``) as a real process in the npm env's project."""
     full_env = npm.env(**(env or {}))
     full_env["NPM_INSPECT_HOME"] = os.environ["NPM_INSPECT_HOME"]
-    argv = [sys.executable, "-m", "inspector", "run", "--report", report, *args, "--", "npm", *npm_args]
+    argv = [sys.executable, "-m", "inspector", "run", "--report", report, *args, "--", program, *npm_args]
     process = subprocess.run(argv, cwd=npm.project, env=full_env, capture_output=True, text=True, timeout=timeout)
     parsed = None
     if report == "json" and process.stdout.strip():

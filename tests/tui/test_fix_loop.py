@@ -4,6 +4,7 @@ Squid and Verdaccio."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -188,3 +189,49 @@ async def test_the_live_keys_are_in_the_palette_of_a_live_session(npm_env, verda
             assert {"(R)", "(x)", "(w)"} <= set(helps.split())
     finally:
         session.stop()
+
+
+async def test_the_fix_loop_speaks_yarn_berry_x_tries_it_and_w_writes_the_yarnrc_yml(tmp_path, verdaccio, lab_pki, squid_factory):
+    """``npm-inspect -- yarn install`` in a berry project: the 407's fix in yarn's syntax, tried as run 2 through the
+    same inspector (YARN_HTTPS_PROXY on a temporary copy), then written into the project's .yarnrc.yml, where it is
+    set today — after which the plain yarn, without npm-inspect, installs through the proxy."""
+    from tests.lab.toolchain import installed, path_for
+
+    assert installed("yarn-berry"), "yarn berry for the lab (npm ci in tests/lab/clients/berry)"
+    squid = squid_factory(SquidConfig(users={"carol": PASSWORD}))
+    proj, home = tmp_path / "proj", tmp_path / "home"
+    proj.mkdir()
+    home.mkdir()
+    (proj / "package.json").write_text('{\n  "name": "lab-app",\n  "private": true,\n  "dependencies": {\n    "lab-hello": "1.1.0"\n  }\n}\n')
+    (proj / "yarn.lock").write_text("")
+    rc = proj / ".yarnrc.yml"
+    rc.write_text(
+        f'# the team\'s settings\nnpmRegistryServer: "{verdaccio.url("https")}"\nhttpsProxy: "{squid.url}"\n'
+        f'httpsCaFilePath: "{lab_pki.ca.cert}"\nnpmMinimalAgeGate: 0\nenableTelemetry: false\nnodeLinker: node-modules\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(PATH=path_for("yarn-berry"), HOME=str(home), YARN_CACHE_FOLDER=str(tmp_path / "cache"), YARN_ENABLE_GLOBAL_CACHE="false")
+    session = SessionLifecycle(RunRequest(argv=["yarn", "install"], cwd=str(proj), env=env))
+    session.start()
+    app = InspectorApp(session.store, session=session)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await try_the_fix(pilot, app, session)
+            tried = app.fixes.last
+            assert tried.passed and tried.gone and tried.record.number == 2
+            assert "yarn config set httpsProxy 'http://carol:***@127.0.0.1:" in tried.record.fix
+            assert session.info.tool == "yarn-berry" and session.info.tool_display == "yarn 4.18.1 (berry)"
+            await pilot.press("w")
+            await wait(pilot, lambda: isinstance(app.screen, WriteScreen), what="the write confirmation")
+            shown = app.screen.text
+            assert f"into the project yarn berry config {rc}" in shown and 'httpsProxy: "http://carol:***@127.0.0.1:' in shown
+            assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
+            await pilot.press("y")
+            await wait(pilot, lambda: app.fixes.written, what="the write")
+    finally:
+        session.stop()
+    text = rc.read_text()
+    assert text.startswith("# the team's settings\n") and f"carol:{quote(PASSWORD, safe='')}@127.0.0.1:{squid.port}" in text
+    assert len(list(proj.glob(".yarnrc.yml.npm-inspect-backup-*"))) == 1
+    plain = subprocess.run(["yarn", "install"], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stdout[-2000:]  # yarn itself, with the written config, through the proxy

@@ -33,7 +33,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
         (["run", "--upstream", "socks5://p:1080", "--", "npm", "view", "x"], ["npm cannot use"]),
         (["run", "--port", "0", "--", "npm", "view", "x"], ["out of range"]),
         (["run", "--port", "http", "--", "npm", "view", "x"], ["not a number"]),
-        (["run", "--", "yarn", "add", "x"], ["runs npm", "npm-inspect run -- npm add x"]),
+        (["run", "--", "deno", "add", "x"], ["runs npm, pnpm, yarn or bun", "not 'deno'", "npm-inspect run -- npm install"]),
         (["run", "--report", "pdf", "--", "npm", "view", "x"], ["invalid choice"]),
         (["run", "--listen-host", "0.0.0.0", "--", "npm", "view", "x"], ["--i-know-this-is-exposed"]),
         (["frobnicate"], ["unrecognized arguments"]),
@@ -48,7 +48,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
         (["run", "--log-level", "loud", "--", "npm", "view", "x"], ["invalid choice"]),
         (["--port", "-1"], ["out of range"]),
         (["--listen-host", "10.0.0.1"], ["--i-know-this-is-exposed"]),
-        (["--", "pnpm", "install"], ["runs npm"]),
+        (["--", "deno", "install"], ["runs npm, pnpm, yarn or bun"]),
+        (["--", "pnpm", "install"], ["the dashboard needs a terminal", "npm-inspect run --report text -- pnpm"]),
         (["export", "/etc/hostname"], ["required: --har"]),
         (["bundle"], ["required"]),
         (["serve", "--port", "99999"], ["out of range"]),
@@ -70,6 +71,11 @@ def test_bad_arguments(args, words):
 def test_npm_missing_from_path():
     env = dict(os.environ, PATH="/nonexistent")
     assert_one_line_error(inspector("run", "--", "npm", "view", "x", env=env), "not on PATH", "install Node.js")
+
+
+def test_another_package_manager_missing_from_path():
+    env = dict(os.environ, PATH="/nonexistent")
+    assert_one_line_error(inspector("run", "--", "pnpm", "install", env=env), "pnpm is not on PATH", "add its directory to PATH")
 
 
 def test_a_port_in_use():

@@ -15,11 +15,12 @@ import pytest
 
 from inspector.clients import adapter_for, detect
 from inspector.clients.bun import dump_toml
-from inspector.clients.common import Detection, strip_flags
+from inspector.clients.common import Detection, strip_flags, without
 from inspector.clients.yarn_berry import env_setting, setting_env
 from inspector.clients.yarn_classic import parse_yarnrc
 from inspector.diagnose.findings import ConfigChange
 from inspector.errors import ClientNotFoundError, UnsupportedClientError
+from inspector.runner import resolve_upstream
 
 SECRET = "s3cr3t-T0KEN-value"
 PROXY_URL = f"http://npm-inspect:{SECRET}@127.0.0.1:4000"
@@ -186,7 +187,12 @@ def test_yarn_berry_translates_scopes_registries_and_says_what_it_ignores(tmp_pa
     assert snap.config.get("proxy") == "http://env-proxy:80" and snap.origins["proxy"] == "environment: YARN_HTTP_PROXY"
     assert snap.config.get("strict-ssl") == "false" and snap.config.get("cafile") == "/etc/corp.pem"
     assert {(a.nerf, a.field) for a in snap.config.auth} == {("//corp.registry/", "_authToken"), ("//other.registry/x/", "_auth")}
-    assert snap.config.env_proxy == {}, "berry ignores HTTPS_PROXY: diagnosis must not think it applies"
+    assert snap.config.env_proxy == {"HTTPS_PROXY": "http://ignored:1"}  # shown; the upstream is never taken from it:
+    assert resolve_upstream(config.raw, None, tool="yarn-berry", origins=config.origins)[0].address == "home-proxy:3128"
+    home_rc = home / ".yarnrc.yml"
+    home_rc.write_text("")
+    bare = adapter_for("yarn-berry").read_config(detection("yarn-berry", proj, "4.18.1"), ["yarn"], cwd=str(proj), env=without(env, ["YARN_HTTP_PROXY"]))
+    assert resolve_upstream(bare.raw, None, tool="yarn-berry", origins=bare.origins) == (None, None), "berry ignores HTTPS_PROXY"
     notes = " ".join(snap.notes)
     assert 'networkSettings["*.internal"]' in notes and "ignores the proxy environment" in notes and "does not read .npmrc" in notes
     assert SECRET not in json.dumps(snap.to_dict())

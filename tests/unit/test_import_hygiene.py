@@ -28,6 +28,9 @@ CORE = [
     "inspector.filtering",
     "inspector.view",
     "inspector.clients",
+    "inspector.clients.render",
+    "inspector.clients.writes",
+    "inspector.fixes",
 ]
 OPTIONAL_CORE = ["inspector.har", "inspector.journal"]
 

@@ -33,3 +33,17 @@ def test_package_names_of_document_requests_only():
     assert package_name("/repository/npm-group/@corp%2fui?write=true") == "@corp/ui"
     assert package_name("/lab-hello/-/lab-hello-1.0.0.tgz") is None
     assert package_name("/-/whoami") is None and package_name("/") is None
+
+
+def test_brotli_and_zstd_documents_as_yarn_berry_and_bun_receive_them():
+    """yarn berry and bun ask for ``br`` (bun also ``zstd``) and Verdaccio sends brotli (measured): still readable,
+    and still bounded (a bomb gives nothing, not a 70 MB string)."""
+    import brotli
+    import zstandard
+
+    doc = json.dumps({"versions": {"1.0.0": {}, "1.1.0": {}}, "dist-tags": {"latest": "1.1.0"}}).encode()
+    expected = (("1.0.0", "1.1.0"), (("latest", "1.1.0"),))
+    assert versions(brotli.compress(doc), "br") == expected
+    assert versions(zstandard.ZstdCompressor().compress(doc), "zstd") == expected
+    assert versions(b"not brotli", "br") is None and versions(b"not zstd", "zstd") is None
+    assert versions(brotli.compress(b" " * (70 * 1024 * 1024)), "br") is None

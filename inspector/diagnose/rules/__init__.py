@@ -15,6 +15,7 @@ from ...npmconfig import NpmConfigSnapshot
 from ...records import Exchange
 from ..context import RunContext
 from ..findings import Finding
+from .gates import package_quarantined
 from .npm import npm_config_invalid, npm_policy
 from .packages import lockfile_registry_mismatch, package_not_found, version_not_found
 from .proxy import noproxy_internal_registry, proxy_auth, proxy_connect_denied, proxy_missing_https, proxy_unreachable
@@ -43,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     lockfile_registry_mismatch,
     npm_config_invalid,
     npm_policy,
+    package_quarantined,
     tls_untrusted,
     insecure_tls_config,
     slow_hop,
@@ -68,6 +70,7 @@ RULE_IDS = (
     "lockfile-registry-mismatch",
     "npm-config-invalid",
     "npm-policy",
+    "package-quarantined",
     "tls-untrusted",
     "insecure-tls-config",
     "noproxy-internal-registry",

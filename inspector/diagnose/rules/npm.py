@@ -150,9 +150,10 @@ def npm_error(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Run
     if outcome is None or not outcome.failed:
         return []
     failed = [e for e in exchanges if e.failed]
+    name = context.name
     if not exchanges:
         wire = (
-            "No request reached npm-inspect: npm stopped before it used the network (its config, package.json, the "
+            f"No request reached npm-inspect: {name} stopped before it used the network (its config, package.json, the "
             "lockfile, the cache or a local check), or it never used the proxy (a noproxy match)."
         )
         hop = Hop.CLIENT
@@ -160,7 +161,7 @@ def npm_error(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Run
         hosts = sorted({f"{e.host}:{e.port}" for e in exchanges})
         wire = (
             f"npm-inspect saw {len(exchanges)} exchange(s) with {', '.join(hosts[:4])}{'…' if len(hosts) > 4 else ''}, "
-            "and none of them failed: npm's failure is in what it received or decided, not in a refusal on the way."
+            f"and none of them failed: {name}'s failure is in what it received or decided, not in a refusal on the way."
         )
         hop = Hop.CLIENT
     else:
@@ -181,19 +182,23 @@ def npm_error(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Run
     source = f" (from {outcome.source}{' ' + outcome.log_file if outcome.log_file else ''})" if outcome.source else ""
     caveats = []
     if outcome.warnings:
-        caveats.append("npm warned: " + " | ".join(outcome.warnings[:3]))
+        caveats.append(f"{name} warned: " + " | ".join(outcome.warnings[:3]))
     if outcome.fetch_failures:
         caveats.append("npm's log lists failed requests: " + "; ".join(outcome.fetch_failures[:3]))
     if not outcome.source:
-        caveats.append("npm's own message was not available (no debug log: logs-max=0 or an unwritable cache?); run with --report json to capture npm's output.")
+        caveats.append(
+            "npm's own message was not available (no debug log: logs-max=0 or an unwritable cache?); run with --report json to capture npm's output."
+            if context.tool == "npm"
+            else f"{name}'s own message was not captured (it printed nothing npm-inspect could read)."
+        )
     commands = (f"cat {outcome.log_file}",) if outcome.log_file else ()
     return [
         Finding(
             rule="npm-error",
             severity="error",
             hop=hop,
-            title=f"npm failed: {said}"[:200],
-            explanation=(f"npm said{source}:\n{words}\n" if words else f"npm ended with {said}{source}. ") + wire,
+            title=f"{name} failed: {said}"[:200],
+            explanation=(f"{name} said{source}:\n{words}\n" if words else f"{name} ended with {said}{source}. ") + wire,
             evidence=evidence_refs(failed or exchanges),
             commands=commands,
             caveats=tuple(caveats),
@@ -217,7 +222,7 @@ def npm_policy(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
     if outcome.failed and outcome.code in kinds and not (outcome.code == "EALLOWREMOTE" and _lockfile_explains(outcome, config)):
         kind, key = kinds[outcome.code]
         specs = _REFUSED_SPEC.findall(outcome.text())
-        location, caveats = location_for(key, config)
+        location, caveats = location_for(key, config, context.tool)
         change = ConfigChange("set", key, "root", "project" if location == "user" else location)  # type: ignore[arg-type]
         what = "git repositories" if kind == "git" else "tarball URLs"
         findings.append(

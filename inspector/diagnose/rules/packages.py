@@ -19,6 +19,25 @@ _CURATION = re.compile(r"curat|quarantin|blocked|policy|firewall|not allowed|mal
 _NOT_FOUND_URL = re.compile(r"404 Not Found - GET (\S+)")
 _NO_MATCH = re.compile(r"No matching version found for ((?:@[\w.-]+/)?[\w.-]+)@(\S+?)\.?$", re.M)
 _REFUSING = re.compile(r'Refusing to fetch "((?:@[\w.-]+/)?[\w.-]+)@(https?://[^"]+)"')
+_TOOL_NO_MATCH: dict[str, tuple[str | None, re.Pattern[str], bool]] = {
+    # tool: (its error code, or None: the words alone; the words; True when the range comes before the package)
+    "pnpm": ("ERR_PNPM_NO_MATCHING_VERSION", re.compile(r"No matching version found for ((?:@[\w.-]+/)?[\w.-]+)@(\S+?)(?: while|\.?$)", re.M), False),
+    "yarn-classic": (None, re.compile(r'Couldn\'t find any versions for "([^"]+)" that matches "([^"]+)"'), False),
+    "yarn-berry": ("YN0082", re.compile(r"((?:@[\w.-]+/)?[\w.-]+)@(?:npm:)?(\S+?): No candidates found"), False),
+    "bun": (None, re.compile(r'No version matching "([^"]+)" found for specifier "([^"]+)"'), True),
+}
+"""How pnpm, yarn and bun say what npm says with ETARGET (measured with the lab's pinned versions)."""
+
+SELF_CHECKS = {"pnpm": ("pnpm", "@pnpm/exe")}
+"""Packages a tool looks itself up as (pnpm 12 asks the registry for ``/pnpm`` on every run, measured): a private
+registry without them answers 404, which says nothing about the user's install."""
+
+
+def _self_check(e: Exchange, context: RunContext) -> bool:
+    package = package_of(e.path)
+    if package not in SELF_CHECKS.get(context.tool, ()):
+        return False
+    return context.outcome is None or f"{package}@" not in context.outcome.text()
 
 
 def _mirror_advice(flavour: Flavour, package: str) -> str:
@@ -63,6 +82,7 @@ def package_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
         if e.kind == "http" and e.hop == Hop.REGISTRY and e.status == 404 and package_of(e.path)
         # an unmapped scope asked of the default registry is scope-registry-missing's
         and not ((scope := scope_of(package_of(e.path))) and scope not in mapped)
+        and not _self_check(e, context)
     ]
     urls: list[str] = []
     if not missing and context.npm_failed and context.code == "E404" and context.outcome is not None:
@@ -125,11 +145,20 @@ def package_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
 def version_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """ETARGET: no version of a package satisfies the range asked; list what the registry has."""
     outcome = context.outcome
-    if outcome is None or not outcome.failed or outcome.code != "ETARGET":
+    if outcome is None or not outcome.failed:
         return []
+    if context.tool in _TOOL_NO_MATCH:
+        code, words, reversed_ = _TOOL_NO_MATCH[context.tool]
+        if code is not None and outcome.code != code and not words.search(outcome.text()):
+            return []
+        pairs = [(m.group(2), m.group(1)) if reversed_ else (m.group(1), m.group(2)) for m in words.finditer(outcome.text())]
+    elif outcome.code == "ETARGET":
+        pairs = [(m.group(1), m.group(2)) for m in _NO_MATCH.finditer(outcome.text())]
+    else:
+        return []
+    name, said = context.name, outcome.code or "no matching version"
     findings = []
-    for match in _NO_MATCH.finditer(outcome.text()):
-        package, wanted = match.group(1), match.group(2)
+    for package, wanted in dict.fromkeys(pairs):
         registry = config.registry_for(package)
         seen = [
             e
@@ -149,7 +178,7 @@ def version_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
         elif seen:
             has = "npm-inspect saw the package document but not its contents (not decrypted, or npm used its cache)."
         else:
-            has = "npm answered from its cache: no request for the package document reached the registry in this run."
+            has = f"{name} answered from its cache: no request for the package document reached the registry in this run."
         findings.append(
             Finding(
                 rule="version-not-found",
@@ -157,8 +186,8 @@ def version_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
                 hop=Hop.REGISTRY,
                 title=f"No version of {package} on {registry} matches {wanted}",
                 explanation=(
-                    f"npm asked for {package}@{wanted} and no version the registry{_named(flavour)} at {registry} "
-                    f"lists satisfies it (npm: ETARGET). {has} A company mirror may lag behind the public registry, or "
+                    f"{name} asked for {package}@{wanted} and no version the registry{_named(flavour)} at {registry} "
+                    f"lists satisfies it ({name}: {said}). {has} A company mirror may lag behind the public registry, or "
                     "hide versions its curation policy has not approved yet; a package published minutes ago may not "
                     "have reached it."
                 ),
@@ -166,7 +195,7 @@ def version_not_found(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
                 commands=(
                     f"npm view {package} versions --registry={registry}",
                     f"npm view {package}@'{wanted}' version --registry={PUBLIC_REGISTRY}",
-                    "npm install --prefer-online",
+                    *(("npm install --prefer-online",) if context.tool == "npm" else ()),
                 ),
                 caveats=(
                     "If the public registry has a matching version and the mirror does not, ask the mirror's owners "
@@ -226,7 +255,7 @@ def lockfile_registry_mismatch(exchanges: list[Exchange], config: NpmConfigSnaps
         value = hosts[0]
     else:
         value = "always"
-    location, caveats = location_for("replace-registry-host", config)
+    location, caveats = location_for("replace-registry-host", config, context.tool)
     change = ConfigChange("set", "replace-registry-host", value, location)  # type: ignore[arg-type]
     failed_wire = [e for e in wire if e.failed]
     if refused:

@@ -19,6 +19,7 @@ from ..facts import (
 )
 from ..context import RunContext
 from ..findings import ConfigChange, Finding
+from ..tools import CONNECT_403, NO_NOPROXY, NOPROXY_CAVEAT, PROXY_407, PROXY_CREDENTIALS, is_npm, proxy_words
 
 UNREACHABLE_KINDS = ("connect-failed", "timeout", "reset", "proxy-refused")
 PROXY_UPSTREAM_ERRORS = ("ERR_DNS_FAIL", "ERR_CONNECT_FAIL", "ERR_READ_TIMEOUT", "ERR_GATEWAY_FAILURE", "ERR_CANNOT_FORWARD")
@@ -34,10 +35,10 @@ def _proxy_name(exchanges: list[Exchange]) -> str:
     return "the corporate proxy"
 
 
-def _set_proxy_changes(value: str, config: NpmConfigSnapshot) -> tuple[list[ConfigChange], list[str]]:
+def _set_proxy_changes(value: str, config: NpmConfigSnapshot, tool: str = "npm") -> tuple[list[ConfigChange], list[str]]:
     changes, caveats = [], []
     for key in ("proxy", "https-proxy"):
-        location, more = location_for(key, config)
+        location, more = location_for(key, config, tool)
         changes.append(ConfigChange("set", key, value, location))  # type: ignore[arg-type]
         caveats.extend(c for c in more if c not in caveats)
     return changes, caveats
@@ -52,7 +53,8 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
     refusals = [e for e in exchanges if e.status == 407 and e.hop == Hop.PROXY]
     if not refusals:
         return []
-    proxy_url, source, known_user = proxy_url_for_advice(config, refusals, context.upstream_source)
+    proxy_url, source, known_user = proxy_url_for_advice(config, refusals, context.upstream_source, context.tool)
+    name = context.name
     realm = next((v for e in refusals for v in e.evidence.proxy_authenticate), "")
     unsupported = [e for e in refusals if _offered(e) and "basic" not in {s.lower() for s in _offered(e)}]
     basic = [e for e in refusals if e not in unsupported]
@@ -61,21 +63,27 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
     missing = [e for e in basic if e.proxy_auth is None]
     if missing:
         value = with_credentials(proxy_url, known_user)
-        changes, caveats = _set_proxy_changes(value, config)
+        changes, caveats = _set_proxy_changes(value, config, context.tool)
         findings.append(
             Finding(
                 rule="proxy-auth-required",
                 severity="error",
                 hop=Hop.PROXY,
-                title=f"The corporate proxy wants a login and npm sent none ({len(missing)} refused)",
+                title=f"The corporate proxy wants a login and {name} sent none ({len(missing)} refused)",
                 explanation=(
                     f"{_proxy_name(missing)} at {proxy_url} answered 407 Proxy Authentication Required"
-                    f"{' (' + realm + ')' if realm else ''} and npm sent no Proxy-Authorization. npm prints this as E407. "
-                    f"npm only sends credentials that are written into its proxy URL (found via {source})."
+                    f"{' (' + realm + ')' if realm else ''} and {name} sent no Proxy-Authorization. "
+                    f"{proxy_words(PROXY_407, context.tool)}. {proxy_words(PROXY_CREDENTIALS, context.tool)} (found via {source})."
                 ),
                 evidence=evidence_refs(missing),
                 commands=tuple(c.command for c in changes),
-                caveats=(PERCENT_ENCODING, *caveats, "Use --location=project to keep the password out of your user .npmrc only if the project .npmrc is not committed."),
+                caveats=(
+                    PERCENT_ENCODING,
+                    *caveats,
+                    "Use --location=project to keep the password out of your user .npmrc only if the project .npmrc is not committed."
+                    if is_npm(context.tool)
+                    else "Keep the password out of project files that are committed: prefer your user config.",
+                ),
                 changes=tuple(changes),
                 count=len(missing),
                 rank=10,
@@ -87,22 +95,22 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
         users = sorted({e.proxy_auth.username for e in rejected if e.proxy_auth and e.proxy_auth.username})
         prints = sorted({e.proxy_auth.fingerprint for e in rejected if e.proxy_auth})
         value = with_credentials(proxy_url, users[0] if users else known_user)
-        changes, caveats = _set_proxy_changes(value, config)
+        changes, caveats = _set_proxy_changes(value, config, context.tool)
         who = f"user {', '.join(users)}" if users else "credentials"
         findings.append(
             Finding(
                 rule="proxy-auth-rejected",
                 severity="error",
                 hop=Hop.PROXY,
-                title=f"The corporate proxy refused npm's credentials ({len(rejected)} refused)",
+                title=f"The corporate proxy refused {name}'s credentials ({len(rejected)} refused)",
                 explanation=(
-                    f"npm sent {who} (credential fingerprint {', '.join(prints)}) and {_proxy_name(rejected)} at {proxy_url} "
+                    f"{name} sent {who} (credential fingerprint {', '.join(prints)}) and {_proxy_name(rejected)} at {proxy_url} "
                     "still answered 407. The password is wrong or expired, the account is locked, or a special "
-                    "character in the password is not percent-encoded in the proxy URL, so npm sent something else."
+                    f"character in the password is not percent-encoded in the proxy URL, so {name} sent something else."
                 ),
                 evidence=evidence_refs(rejected),
                 commands=tuple(c.command for c in changes),
-                caveats=(PERCENT_ENCODING, *caveats, "If the password changed recently, update every place it is written: npm config, HTTPS_PROXY, CI secrets."),
+                caveats=(PERCENT_ENCODING, *caveats, f"If the password changed recently, update every place it is written: {name} config, HTTPS_PROXY, CI secrets."),
                 changes=tuple(changes),
                 count=len(rejected),
                 rank=11,
@@ -113,17 +121,17 @@ def proxy_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context: Ru
         schemes = sorted({s for e in unsupported for s in _offered(e)})
         host_port = proxy_url.split("://", 1)[-1]
         relay = "http://127.0.0.1:3128"
-        changes, caveats = _set_proxy_changes(relay, config)
+        changes, caveats = _set_proxy_changes(relay, config, context.tool)
         findings.append(
             Finding(
                 rule="proxy-auth-unsupported-scheme",
                 severity="error",
                 hop=Hop.PROXY,
-                title=f"The proxy only accepts {', '.join(schemes)}, which npm cannot speak",
+                title=f"The proxy only accepts {', '.join(schemes)}, which {name} cannot speak",
                 explanation=(
-                    f"{_proxy_name(unsupported)} at {proxy_url} offers only {', '.join(schemes)} authentication. npm can only "
+                    f"{_proxy_name(unsupported)} at {proxy_url} offers only {', '.join(schemes)} authentication. {name} can only "
                     "send Basic credentials, so it will get 407 whatever password you give it. Run a local relay that "
-                    "authenticates to the proxy for you (px or cntlm) and point npm at the relay."
+                    f"authenticates to the proxy for you (px or cntlm) and point {name} at the relay."
                 ),
                 evidence=evidence_refs(unsupported),
                 commands=(
@@ -165,8 +173,10 @@ def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapsh
     hosts = sorted({e.host for e in internal})
     current = [v.strip() for v in (config.get("noproxy") or "").split(",") if v.strip()]
     value = ",".join([*current, *[h for h in hosts if h not in current]])
-    location, caveats = location_for("noproxy", config)
+    location, caveats = location_for("noproxy", config, context.tool)
     change = ConfigChange("set", "noproxy", value, location)  # type: ignore[arg-type]
+    cannot = NO_NOPROXY.get(context.tool)
+    advice = cannot or "Internal registries are usually reached directly: list them in noproxy."
     return [
         Finding(
             rule="noproxy-internal-registry",
@@ -174,14 +184,14 @@ def noproxy_internal_registry(exchanges: list[Exchange], config: NpmConfigSnapsh
             hop=Hop.PROXY,
             title=f"Internal registry {', '.join(hosts)} is sent through the proxy, which refuses it",
             explanation=(
-                f"{', '.join(hosts)} looks internal, but npm sends it through the corporate proxy, which answered "
+                f"{', '.join(hosts)} looks internal, but {context.name} sends it through the corporate proxy, which answered "
                 f"{', '.join(sorted({str(e.status or e.evidence.squid_error or e.error.kind if e.error else '?') for e in internal}))}. "
-                "Internal registries are usually reached directly: list them in noproxy."
+                + advice
             ),
             evidence=evidence_refs(internal),
-            commands=(change.command,),
-            caveats=("NO_PROXY in the environment is used only when npm's noproxy is not set.", *caveats),
-            changes=(change,),
+            commands=() if cannot else (change.command,),
+            caveats=() if cannot else (proxy_words(NOPROXY_CAVEAT, context.tool), *caveats),
+            changes=() if cannot else (change,),
             count=len(internal),
             rank=8,
         )
@@ -192,6 +202,7 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot, c
     """The proxy answered 403 to the CONNECT (or to a plain HTTP request) for a host."""
     internal = {e.id for e in _internal_refusals(exchanges, config)}
     denied = [e for e in exchanges if e.hop == Hop.PROXY and e.status == 403 and e.id not in internal]
+    name = context.name
     groups: dict[tuple[str, int], list[Exchange]] = defaultdict(list)
     for e in denied:
         groups[(e.host, e.port)].append(e)
@@ -202,7 +213,7 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot, c
         ]
         ev = group[0].evidence
         proxy_bits = ", ".join(x for x in (ev.server and f"Server: {ev.server}", ev.via and f"Via: {ev.via}", ev.squid_error and f"X-Squid-Error: {ev.squid_error}") if x)
-        location, caveats = location_for("registry", config)
+        location, caveats = location_for("registry", config, context.tool)
         mirror = ConfigChange("set", "registry", "<internal-mirror-url>", location)  # type: ignore[arg-type]
         commands = [mirror.command]
         more_caveats = list(caveats)
@@ -223,10 +234,9 @@ def proxy_connect_denied(exchanges: list[Exchange], config: NpmConfigSnapshot, c
                 title=f"The corporate proxy refuses {'to open a tunnel to ' if connect else 'requests to '}{host}:{port}",
                 explanation=(
                     f"The proxy ({proxy_bits or 'no identifying headers'}) answered 403 to "
-                    f"{'CONNECT ' if connect else ''}{host}:{port}. npm 11 prints this as 'E403 … 403 Forbidden - GET {scheme}://{shown}/…', "
-                    "exactly like a registry 403, and yarn 1 or npm ≤ 5 as 'tunneling socket could not be established, "
-                    "statusCode=403'; but the registry never saw the request. Ask your network team to allow "
-                    f"{host}:{port}, or use your company's internal npm mirror."
+                    f"{'CONNECT ' if connect else ''}{host}:{port}. {proxy_words(CONNECT_403, context.tool, scheme=scheme, host=shown)}; "
+                    "but the registry never saw the request. Ask your network team to allow "
+                    f"{host}:{port}, or use your company's internal npm mirror{'' if is_npm(context.tool) else ' (with ' + name + ')'}."
                 ),
                 evidence=evidence_refs(group),
                 commands=tuple(commands),
@@ -251,7 +261,7 @@ def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
         and (e.status in (502, 503, 504) or (e.evidence.squid_error or "").split(" ")[0] in PROXY_UPSTREAM_ERRORS)
     ]
     findings = []
-    proxy_url, source, _ = proxy_url_for_advice(config, exchanges, context.upstream_source)
+    proxy_url, source, _ = proxy_url_for_advice(config, exchanges, context.upstream_source, context.tool)
     if down:
         address = down[0].upstream or proxy_url
         kinds = sorted({e.error.kind for e in down if e.error})
@@ -298,6 +308,7 @@ def proxy_unreachable(exchanges: list[Exchange], config: NpmConfigSnapshot, cont
 def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """HTTPS traffic went direct (or to another proxy) because only an HTTP proxy is configured, or env and npm disagree."""
     findings = []
+    name = context.name
     https_proxy = config.get("https-proxy")
     http_proxy = config.get("proxy")
     env_https = config.env_proxy.get("HTTPS_PROXY") or config.env_proxy.get("https_proxy")
@@ -305,19 +316,22 @@ def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, co
     direct_https_failures = [
         e for e in exchanges if e.upstream is None and e.failed and (e.kind == "connect" or e.scheme == "https") and e.hop != Hop.CLIENT
     ]
-    if not https_proxy and not http_proxy and env_http and not env_https and direct_https_failures:
+    if context.tool == "yarn-berry":
+        return _berry_ignores_env(config, env_https or env_http, direct_https_failures)
+    if not https_proxy and not http_proxy and env_http and not env_https and direct_https_failures and context.tool != "yarn-classic":
+        # yarn 1 falls back to HTTP_PROXY for https (measured): it never goes direct for this reason
         value = env_http
-        location, caveats = location_for("https-proxy", config)
+        location, caveats = location_for("https-proxy", config, context.tool)
         change = ConfigChange("set", "https-proxy", value if "***" not in value else value.replace("***", "<password>"), location)  # type: ignore[arg-type]
         findings.append(
             Finding(
                 rule="proxy-missing-https",
                 severity="error",
                 hop=Hop.PROXY,
-                title="Only HTTP_PROXY is set: npm sends HTTPS requests around the proxy",
+                title=f"Only HTTP_PROXY is set: {name} sends HTTPS requests around the proxy",
                 explanation=(
-                    f"HTTP_PROXY is {env_http} but HTTPS_PROXY is not set and npm has no proxy config. For https:// registries "
-                    f"npm only looks at HTTPS_PROXY, so it connected directly and failed ({len(direct_https_failures)} requests)."
+                    f"HTTP_PROXY is {env_http} but HTTPS_PROXY is not set and {name} has no proxy config. For https:// registries "
+                    f"{name} only looks at HTTPS_PROXY, so it connected directly and failed ({len(direct_https_failures)} requests)."
                 ),
                 evidence=evidence_refs(direct_https_failures),
                 commands=(change.command,),
@@ -338,10 +352,10 @@ def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 rule="proxy-missing-https",
                 severity="warning",
                 hop=Hop.PROXY,
-                title="npm's proxy config and HTTPS_PROXY disagree",
+                title=f"{name}'s proxy config and HTTPS_PROXY disagree",
                 explanation=(
-                    f"npm uses its {key} config {npm_side} (from the {layer} layer), not the environment's {env_side}. "
-                    "If the environment is the current proxy, npm's config is stale."
+                    f"{name} uses its {key} config {npm_side} (from the {layer} layer), not the environment's {env_side}. "
+                    f"If the environment is the current proxy, {name}'s config is stale."
                 ),
                 evidence=evidence_refs(proxy_failures),
                 commands=(f"npm config delete {key} --location={layer if layer in ('user', 'project') else 'user'}",),
@@ -352,6 +366,33 @@ def proxy_missing_https(exchanges: list[Exchange], config: NpmConfigSnapshot, co
             )
         )
     return findings
+
+
+def _berry_ignores_env(config: NpmConfigSnapshot, env_proxy: str | None, direct: list[Exchange]) -> list[Finding]:
+    """yarn berry reads neither HTTPS_PROXY nor HTTP_PROXY (measured: with only those set it connects directly)."""
+    if config.get("https-proxy") or config.get("proxy") or not env_proxy or not direct:
+        return []
+    value = env_proxy if "***" not in env_proxy else env_proxy.replace("***", "<password>")
+    location, caveats = location_for("https-proxy", config, "yarn-berry")
+    change = ConfigChange("set", "https-proxy", value, location)  # type: ignore[arg-type]
+    return [
+        Finding(
+            rule="proxy-missing-https",
+            severity="error",
+            hop=Hop.PROXY,
+            title="yarn berry ignores HTTPS_PROXY: it sends every request around the proxy",
+            explanation=(
+                f"HTTPS_PROXY/HTTP_PROXY name {env_proxy}, but yarn berry reads neither: its proxy comes only from httpsProxy "
+                f"in .yarnrc.yml (or YARN_HTTPS_PROXY), so it connected directly and failed ({len(direct)} requests)."
+            ),
+            evidence=evidence_refs(direct),
+            commands=(change.command,),
+            caveats=("Or export YARN_HTTPS_PROXY with the same value (it beats every .yarnrc.yml).", *caveats),
+            changes=(change,),
+            count=len(direct),
+            rank=12,
+        )
+    ]
 
 
 def _address(url: str) -> str:

@@ -109,7 +109,7 @@ def proxy_interstitial(exchanges: list[Exchange], config: NpmConfigSnapshot, con
     caveats = [f"The proxy address comes from {source}."]
     if kind == "login":
         for key in ("proxy", "https-proxy"):
-            location, more = location_for(key, config)
+            location, more = location_for(key, config, context.tool)
             changes.append(ConfigChange("set", key, with_credentials(proxy_url, user), location))  # type: ignore[arg-type]
             caveats.extend(c for c in more if c not in caveats)
         commands += [c.command for c in changes]
@@ -179,7 +179,7 @@ def proxy_scheme_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot, 
     caveats: list[str] = []
     commands: list[str] = []
     for key, value, parts in keys:
-        location, more = location_for(key, config)
+        location, more = location_for(key, config, context.tool)
         port = parts.port or (443 if wrong == "https" else 80)
         changes.append(ConfigChange("set", key, _fixed_url(value, right, parts.hostname or "", port), location))  # type: ignore[arg-type]
         caveats.extend(c for c in more if c not in caveats)

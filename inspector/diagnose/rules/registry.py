@@ -10,6 +10,7 @@ from ..facts import evidence_refs, location_for, package_of, registry_for_exchan
 from ..context import RunContext
 from ..findings import ConfigChange, Finding
 from ..flavours import detect
+from ..tools import is_npm
 
 
 def _registry_failures(exchanges: list[Exchange], statuses: tuple[int, ...]) -> list[Exchange]:
@@ -71,9 +72,9 @@ def scope_registry_missing(exchanges: list[Exchange], config: NpmConfigSnapshot,
     findings = []
     for (scope, target), group in groups.items():
         key = f"{scope}:registry"
-        location, caveats = location_for(key, config)
+        location, caveats = location_for(key, config, context.tool)
         change = ConfigChange("set", key, target or "<registry-url>", location)  # type: ignore[arg-type]
-        where = f" — npm has credentials or mappings for {target}, which is likely where {scope} lives" if target else ""
+        where = f" — {context.name} has credentials or mappings for {target}, which is likely where {scope} lives" if target else ""
         findings.append(
             Finding(
                 rule="scope-registry-missing",
@@ -81,7 +82,8 @@ def scope_registry_missing(exchanges: list[Exchange], config: NpmConfigSnapshot,
                 hop=Hop.REGISTRY,
                 title=f"{scope} packages are asked of the default registry ({group[0].host}), which does not serve them",
                 explanation=(
-                    f"npm has no {key} mapping, so {', '.join(sorted({package_of(e.path) or '' for e in group}))} went to "
+                    f"{context.name} has no {key if is_npm(context.tool) else scope + ' scope'} mapping, so "
+                    f"{', '.join(sorted({package_of(e.path) or '' for e in group}))} went to "
                     f"{config.registry} and got {', '.join(sorted({str(e.status) for e in group}))}{where}. "
                     "Map the scope to your private registry."
                 ),
@@ -133,11 +135,11 @@ def token_host_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 rule="token-host-mismatch",
                 severity="error",
                 hop=Hop.REGISTRY,
-                title=f"Your token is configured for {have.nerf}, but npm asks {wanted}",
+                title=f"Your token is configured for {have.nerf}, but {context.name} asks {wanted}",
                 explanation=(
-                    f"npm sends a token only to the registry path it was configured for. The {have.field} in your "
+                    f"{context.name} sends a token only to the registry path it was configured for. The {have.field} in your "
                     f"{have.layer} config ({have.source or 'no file'}, fingerprint {have.fingerprint or '-'}) is keyed "
-                    f"{have.nerf}, while the registry is {registry} (key {wanted}): npm sent no Authorization and got "
+                    f"{have.nerf}, while the registry is {registry} (key {wanted}): {context.name} sent no Authorization and got "
                     f"{', '.join(sorted({str(e.status) for e in group}))}. Paths must match, including a trailing path "
                     "like /repository/npm-group/, and the port if the registry URL has one."
                 ),
@@ -146,7 +148,12 @@ def token_host_mismatch(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                     ConfigChange("set", f"{wanted}:{have.field}", "<token>", location).command,  # type: ignore[arg-type]
                     changes[1].command,
                 ),
-                caveats=("Key the token by the registry URL without the scheme, ending in a slash: //host[:port]/path/:_authToken.",),
+                caveats=(
+                    "Key the token by the registry URL without the scheme, ending in a slash: //host[:port]/path/:_authToken."
+                    if is_npm(context.tool)
+                    else f"Key the token by the registry URL without the scheme, ending in a slash (//host[:port]/path/): "
+                    f"that is how {context.name} looks it up.",
+                ),
                 changes=changes,
                 count=len(group),
                 rank=22,
@@ -172,14 +179,18 @@ def registry_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
                     rule="registry-auth-missing",
                     severity="error",
                     hop=Hop.REGISTRY,
-                    title=f"{registry} wants a login and npm has no token for it",
+                    title=f"{registry} wants a login and {context.name} has no token for it",
                     explanation=(
-                        f"The registry ({flavour.name}) answered 401 and npm sent no Authorization: there is no "
-                        f"{nerf}:_authToken (or _auth) in npm's config.{_body_hint(missing)}"
+                        f"The registry ({flavour.name}) answered 401 and {context.name} sent no Authorization: there is no "
+                        f"token for {nerf} (npm's {nerf}:_authToken) in {context.name}'s config.{_body_hint(missing)}"
                     ),
                     evidence=evidence_refs(missing),
                     commands=(*login, change.command),
-                    caveats=(flavour.token_hint, "Never commit a token in a project .npmrc; use ${NPM_TOKEN} there."),
+                    caveats=(
+                        flavour.token_hint,
+                        "Never commit a token in a project .npmrc; use ${NPM_TOKEN} there." if is_npm(context.tool)
+                        else "Never commit a token in a project config file; refer to an environment variable there instead.",
+                    ),
                     changes=(change,),
                     count=len(missing),
                     rank=30,
@@ -199,9 +210,9 @@ def registry_auth(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
                     rule="registry-auth-rejected",
                     severity="error",
                     hop=Hop.REGISTRY,
-                    title=f"{registry} refused npm's token (expired, revoked or for another registry)",
+                    title=f"{registry} refused {context.name}'s token (expired, revoked or for another registry)",
                     explanation=(
-                        f"npm sent {rejected[0].auth.scheme if rejected[0].auth else 'a'} credentials (fingerprint "
+                        f"{context.name} sent {rejected[0].auth.scheme if rejected[0].auth else 'a'} credentials (fingerprint "
                         f"{', '.join(prints)}) and the registry ({flavour.name}) still answered 401.{where}{_body_hint(rejected)}"
                     ),
                     evidence=evidence_refs(rejected),
@@ -228,17 +239,17 @@ def registry_forbidden(exchanges: list[Exchange], config: NpmConfigSnapshot, con
         changes: tuple[ConfigChange, ...] = ()
         if with_token:
             token_key = f"{nerf_dart(registry)}:_authToken"
-            location, _ = location_for(token_key, config)
+            location, _ = location_for(token_key, config, context.tool)
             changes = (ConfigChange("set", token_key, "<token>", location),)  # type: ignore[arg-type]
             commands.append(changes[0].command)
             explanation = (
-                f"npm sent a token and the registry ({flavour.name}) answered 403 for "
+                f"{context.name} sent a token and the registry ({flavour.name}) answered 403 for "
                 f"{', '.join(packages) or 'this request'}: you are logged in, but this user or token may not read it.{_body_hint(group)}"
             )
             caveats = (
                 "Check the package's org/team access and the token's scope: granular tokens are limited to chosen "
                 "packages/orgs and may be read-only, expired or IP-restricted.",
-                "npm whoami shows which user the token belongs to; once you have access (or a token that has it), "
+                f"{'npm' if is_npm(context.tool) else context.name} whoami shows which user the token belongs to; once you have access (or a token that has it), "
                 "put that token in place with the last command.",
             )
         else:

@@ -9,6 +9,7 @@ from ...records import Exchange, Hop
 from ..context import RunContext
 from ..facts import evidence_refs, location_for
 from ..findings import ConfigChange, Finding
+from ..tools import CA_REPLACES_ROOTS, proxy_words
 from .tls import _PUBLIC_CAS, CORPORATE_CA_FILE, _common_name
 
 
@@ -24,11 +25,11 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
     pem = next((e.tls.chain_pem for e in tls_seen if e.tls is not None and e.tls.chain_pem and e is corporate), None)
     if _off(config.get("strict-ssl")):
         layer = config.layer_of("strict-ssl") or "user"
-        location, caveats = location_for("strict-ssl", config)
+        location, caveats = location_for("strict-ssl", config, context.tool)
         changes = [ConfigChange("delete", "strict-ssl", None, location)]  # type: ignore[arg-type]
         issuer = _common_name(corporate.tls.issuer) if corporate and corporate.tls else None
         if corporate is not None and pem:
-            cafile_location, more = location_for("cafile", config)
+            cafile_location, more = location_for("cafile", config, context.tool)
             changes.append(ConfigChange("set", "cafile", CORPORATE_CA_FILE, cafile_location))  # type: ignore[arg-type]
             caveats += [c for c in more if c not in caveats]
             why = (
@@ -48,7 +49,7 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 rule="insecure-tls-config",
                 severity="warning",
                 hop=Hop.TLS,
-                title="strict-ssl=false: npm does not verify the registry's certificate",
+                title=f"strict-ssl=false: {context.name} does not verify the registry's certificate",
                 explanation=(
                     f"strict-ssl is false (from your {layer} config{', ' + (config.values['strict-ssl'].source or '') if 'strict-ssl' in config.values and config.values['strict-ssl'].source else ''}), "
                     "so anyone on the network path can answer in the registry's name: your token goes to them and the "
@@ -57,9 +58,8 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
                 evidence=evidence_refs([corporate] if corporate else tls_seen[:1]),
                 commands=tuple(c.command for c in changes),
                 caveats=(
-                    "cafile replaces Node's built-in CAs for npm: the bundle must hold every CA npm needs (behind a "
-                    "re-signing proxy, that CA is usually enough).",
-                    "Prove it first: npm-inspect run --verify-fix -- npm install",
+                    proxy_words(CA_REPLACES_ROOTS, context.tool),
+                    f"Prove it first: npm-inspect run --verify-fix -- {context.name.split()[0]} install",
                     *caveats,
                 ),
                 changes=tuple(changes),
@@ -102,7 +102,7 @@ def insecure_tls_config(exchanges: list[Exchange], config: NpmConfigSnapshot, co
         changes = []
         caveats: list[str] = []
         for key, url in plain:
-            location, more = location_for(key, config)
+            location, more = location_for(key, config, context.tool)
             parts = urlsplit(url)
             secure = f"https://{parts.hostname}{parts.path or '/'}"
             changes.append(ConfigChange("set", key, secure, location))  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from ...records import Exchange, Hop
 from ..facts import evidence_refs, location_for
 from ..context import RunContext
 from ..findings import ConfigChange, Finding
+from ..tools import CA_REPLACES_ROOTS, CA_SETTING, STRICT_SSL_FALSE, TLS_WORDS, proxy_words
 
 CORPORATE_CA_FILE = "corporate-ca.pem"
 
@@ -30,6 +31,9 @@ def _common_name(name: str | None) -> str:
 def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context: RunContext) -> list[Finding]:
     """npm rejected npm-inspect's CA, or the registry's certificate is not trusted (often a re-signing proxy)."""
     findings = []
+    name, tool = context.name, context.tool
+    words = proxy_words(TLS_WORDS, tool)
+    setting = proxy_words(CA_SETTING, tool)
     client_side = [e for e in exchanges if e.tls is not None and e.tls.failed_by == Hop.CLIENT]
     upstream_side = [
         e
@@ -42,21 +46,19 @@ def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
         corporate = bool(tls and tls.issuer and not _PUBLIC_CAS.search(tls.issuer))
         pem = next((e.tls.chain_pem for e in upstream_side if e.tls is not None and e.tls.chain_pem), None)
         hosts = sorted({e.host for e in upstream_side})
-        location, caveats = location_for("cafile", config)
+        location, caveats = location_for("cafile", config, context.tool)
         change = ConfigChange("set", "cafile", CORPORATE_CA_FILE, location)  # type: ignore[arg-type]
         if corporate:
             explanation = (
                 f"The certificate for {', '.join(hosts)} was issued by '{issuer}', not by a public CA: something on "
-                "your network (a TLS-inspecting proxy or firewall) re-signs HTTPS with its own CA, which npm does not "
-                "trust (npm prints SELF_SIGNED_CERT_IN_CHAIN or UNABLE_TO_GET_ISSUER_CERT_LOCALLY). Trust that CA "
-                "explicitly with cafile."
+                f"your network (a TLS-inspecting proxy or firewall) re-signs HTTPS with its own CA, which {name} does not "
+                f"trust (without npm-inspect, {words}). Trust that CA explicitly with {setting}."
             )
         else:
             explanation = (
-                f"The certificate for {', '.join(hosts)} (issuer '{issuer}') is not trusted with npm's current CA settings"
-                f"{' (cafile ' + config.get('cafile') + ')' if config.get('cafile') else ''}: npm prints "
-                "SELF_SIGNED_CERT_IN_CHAIN or UNABLE_TO_GET_ISSUER_CERT_LOCALLY. Point cafile at a bundle that holds the "
-                "issuing CA."
+                f"The certificate for {', '.join(hosts)} (issuer '{issuer}') is not trusted with {name}'s current CA settings"
+                f"{' (cafile ' + config.get('cafile') + ')' if config.get('cafile') else ''}: without npm-inspect, {words}. "
+                f"Point {setting} at a bundle that holds the issuing CA."
             )
         findings.append(
             Finding(
@@ -68,9 +70,8 @@ def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
                 evidence=evidence_refs(upstream_side),
                 commands=(change.command,),
                 caveats=(
-                    "Never set strict-ssl=false: it turns off the check that keeps packages from being tampered with.",
-                    "cafile replaces Node's built-in CAs for npm: the bundle must hold every CA npm needs "
-                    "(behind a re-signing proxy, that CA is usually enough).",
+                    proxy_words(STRICT_SSL_FALSE, tool),
+                    proxy_words(CA_REPLACES_ROOTS, tool),
                     f"npm-inspect saved the CA certificates it saw as {CORPORATE_CA_FILE}." if pem else
                     "The proxy did not send its CA certificate: export it from your browser (the padlock → certificate → "
                     f"the top of the chain) or ask IT, and save it as {CORPORATE_CA_FILE}.",
@@ -88,11 +89,11 @@ def tls_untrusted(exchanges: list[Exchange], config: NpmConfigSnapshot, context:
                 rule="tls-untrusted",
                 severity="error",
                 hop=Hop.CLIENT,
-                title="npm does not trust npm-inspect's CA, so npm-inspect cannot see inside HTTPS",
+                title=f"{name} does not trust npm-inspect's CA, so npm-inspect cannot see inside HTTPS",
                 explanation=(
-                    "npm refused the certificate npm-inspect presents for "
+                    f"{name} refused the certificate npm-inspect presents for "
                     f"{', '.join(sorted({e.host for e in client_side}))}. This is about the inspector, not your network: "
-                    "run npm through 'npm-inspect run -- npm …' (it hands npm a CA bundle), give npm the bundle from "
+                    f"run {name} through 'npm-inspect run -- {name.split()[0]} …' (it hands {name} a CA bundle), give {name} the bundle from "
                     "'npm-inspect ca --bundle', or use --no-decrypt for metadata only."
                 ),
                 evidence=evidence_refs(client_side),
