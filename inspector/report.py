@@ -28,6 +28,7 @@ def exchange_summary(exchange: Exchange) -> dict[str, Any]:
     return {
         "id": exchange.id,
         "seq": exchange.seq,
+        "run": exchange.run,
         "kind": exchange.kind,
         "method": exchange.method,
         "scheme": exchange.scheme or None,

@@ -131,7 +131,8 @@ def test_an_unscoped_auth_is_npm_config_invalid_with_zero_exchanges(npm_any, ver
     without = alone(npm_any, "view", "lab-hello", "version")
     run = run_inspector(npm_any, "--verify-fix", npm_args=["view", "lab-hello", "version"])
     assert (run.exit, run.npm_error_code()) == (1, without) == (1, "ERR_INVALID_AUTH")
-    assert run.report["exchanges"] == []
+    assert [e for e in run.report["exchanges"] if e["run"] == 1] == []  # npm refused before any request
+    assert {e["run"] for e in run.report["exchanges"]} == {2}  # the fix's trial run reached the registry
     finding = top(run)
     assert (finding["rule"], finding["hop"]) == ("npm-config-invalid", "client")
     nerf = verdaccio.url("https").replace("https:", "")
