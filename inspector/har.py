@@ -30,6 +30,7 @@ import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -131,22 +132,21 @@ def entry(exchange: Exchange) -> dict[str, Any]:
 
 
 def _log_meta(info: SessionInfo | None, config: NpmConfigSnapshot | None) -> dict[str, Any]:
-    """The log's own fields besides its entries: what the session was."""
+    """The log's own fields besides its entries: what the session was, its runs and its tool.
+
+    ``_npmInspect.session`` is :meth:`SessionInfo.to_dict` whole (argv, upstream and npm's words are stored
+    redacted already), so a HAR re-opened from a ticket shows the same runs and tool as the session did.
+    """
     log: dict[str, Any] = {"version": "1.2", "creator": {"name": "npm-inspect", "version": __version__}}
     if info is not None:
+        runs = info.runs_line()
         log["comment"] = redact_text(
-            f"npm {' '.join(redact_argv(info.npm_argv)[1:])} (exit {info.npm_exit}); upstream "
+            f"{' '.join([info.tool_label, *redact_argv(info.npm_argv)[1:]])} (exit {info.npm_exit}); upstream "
             f"{redact_url(info.upstream) if info.upstream else 'none'}; mode {info.mode}"
+            + (f"; {runs}" if runs else "")
         )
-        log["_npmInspect"] = {
-            "npmArgv": redact_argv(info.npm_argv),
-            "npmExit": info.npm_exit,
-            "upstream": redact_url(info.upstream) if info.upstream else None,
-            "mode": info.mode,
-            "versions": {"npm-inspect": info.inspector_version, "npm": info.npm_version, "node": info.node_version},
-            "listen": info.listen,
-            "started": info.started,
-        }
+        shown = replace(info, npm_argv=redact_argv(info.npm_argv), upstream=redact_url(info.upstream) if info.upstream else None)
+        log["_npmInspect"] = {"session": shown.to_dict()}
     if config is not None:
         log.setdefault("_npmInspect", {})["config"] = config.to_dict()
     return log
@@ -411,7 +411,9 @@ class HarReader:
     def info(self) -> SessionInfo:
         meta = self.meta.get("_npmInspect")
         meta = meta if isinstance(meta, dict) else {}
-        versions = meta.get("versions") or {}
+        if isinstance(meta.get("session"), dict):
+            return SessionInfo.from_dict(meta["session"])
+        versions = meta.get("versions") or {}  # HARs from before the session was written whole
         return SessionInfo(
             npm_argv=redact_argv([str(a) for a in meta.get("npmArgv") or []]),
             upstream=meta.get("upstream"),

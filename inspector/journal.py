@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,7 @@ from .npmconfig import NpmConfigSnapshot
 from .output import open_private_append
 from .paths import private_dir, sessions_dir
 from .records import Exchange, from_dict, to_dict
-from .redact import redact_argv
-from .session import RunRecord, SessionInfo, SessionStore
+from .session import SessionInfo, SessionStore
 from .vault import SecretVault
 
 logger = logging.getLogger(__name__)
@@ -56,18 +55,6 @@ def new_session_path(argv: list[str]) -> Path:
         n += 1
         path = directory / f"{stamp}-{slug}-{n}.jsonl"
     return path
-
-
-def info_to_dict(info: SessionInfo) -> dict[str, Any]:
-    return asdict(info)
-
-
-def info_from_dict(data: dict[str, Any]) -> SessionInfo:
-    fields = SessionInfo.__dataclass_fields__
-    info = SessionInfo(**{k: v for k, v in (data or {}).items() if k in fields})
-    info.runs = [RunRecord.from_dict(r) for r in info.runs or () if isinstance(r, dict)]
-    info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])  # files from before argv redaction
-    return info
 
 
 class JournalWriter:
@@ -111,7 +98,7 @@ class JournalWriter:
             "type": "session",
             "schema": JOURNAL_SCHEMA,
             "created": time.time(),
-            "info": info_to_dict(self.info),
+            "info": self.info.to_dict(),
             "config": self.config.to_dict() if self.config else None,
         }
         self._write_lines([header])
@@ -125,7 +112,7 @@ class JournalWriter:
     def update_info(self, info: SessionInfo) -> None:
         self.info = info
         with self._lock:
-            self._extra.append({"type": "info", "data": info_to_dict(info)})
+            self._extra.append({"type": "info", "data": info.to_dict()})
         self._wake.set()
 
     def write_findings(self, findings: list[Finding], run: int | None = None) -> None:
@@ -224,14 +211,14 @@ class JournalParser:
                         f"{self.source} is a {item.get('schema') or 'unknown'} file; this npm-inspect reads {JOURNAL_SCHEMA}: upgrade npm-inspect"
                     )
                 self.seen_header = True
-                self.info = info_from_dict(item.get("info") or {})
+                self.info = SessionInfo.from_dict(item.get("info"))
                 self.config = NpmConfigSnapshot.from_dict(item["config"]) if item.get("config") else None
             elif kind == "exchange":
                 return from_dict(item["data"])
             elif kind == "findings":
                 self.findings = [Finding.from_dict(f) for f in item.get("data") or ()]
             elif kind == "info":
-                self.info = info_from_dict(item.get("data") or {})
+                self.info = SessionInfo.from_dict(item.get("data"))
         except SessionFileError:
             raise
         except RecursionError:

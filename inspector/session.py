@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from .npmoutcome import NpmOutcome
 from .records import Exchange
+from .redact import redact_argv
 
 
 @dataclass
@@ -72,10 +74,23 @@ class SessionInfo:
     """The package manager the session ran: ``npm``, ``pnpm``, ``yarn-classic``, ``yarn-berry`` or ``bun``."""
     tool_version: str | None = None
     tool_display: str | None = None
-    """``yarn 4.18.1 (berry)``, ``pnpm 12.4.2``: for headers, reports and the journal. (The HAR writer does not carry
-    it yet: it is being rewritten; its ``_npmInspect`` block should add ``tool``/``tool_version`` from here.)"""
+    """``yarn 4.18.1 (berry)``, ``pnpm 12.4.2``: for headers, reports, the journal and the HAR."""
     tool_notes: list[str] = field(default_factory=list)
     """What the tool's config or injection could not cover (redacted): ``yarn berry ignores HTTPS_PROXY``…"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: the journal's ``info`` line and a HAR's ``_npmInspect.session`` block."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "SessionInfo":
+        """Unknown keys are ignored (newer files); argv is redacted again (files from before argv redaction)."""
+        fields = cls.__dataclass_fields__
+        info = cls(**{k: v for k, v in (data or {}).items() if k in fields})
+        info.runs = [RunRecord.from_dict(r) for r in info.runs or () if isinstance(r, dict)]
+        info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])
+        info.tool_notes = [str(n) for n in info.tool_notes or []]
+        return info
 
     @property
     def tool_label(self) -> str:

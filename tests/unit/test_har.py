@@ -174,6 +174,29 @@ def test_har_to_records_to_har_keeps_every_field(tmp_path_factory, generated):
     assert json.loads(second.read_text()) == json.loads(first.read_text())
 
 
+def test_a_har_keeps_the_sessions_runs_and_tool_side_by_side(tmp_path):
+    """A ticket's HAR shows what the session showed: every run with its fix and outcome, and the tool that ran."""
+    from inspector.report import text_report
+    from inspector.session import RunRecord
+
+    info = SessionInfo(
+        npm_argv=["pnpm", "install"], npm_exit=0, tool="pnpm", tool_version="12.4.2", tool_display="pnpm 12.4.2",
+        tool_notes=["pnpm lets HTTPS_PROXY lose to its own config"],
+        runs=[RunRecord(1, ["pnpm", "install"], exit_code=1, error_code="E407"),
+              RunRecord(2, ["pnpm", "install"], fix="pnpm config set https-proxy http://carol:***@proxy:3128", exit_code=0)],
+    )
+    first, second = make_exchange(status=407, run=1), make_exchange(status=200, run=2)
+    path = write_har(tmp_path / "ticket.har", [first, second], info)
+    log = json.loads(path.read_text())["log"]
+    assert log["comment"].startswith("pnpm 12.4.2 install (exit 0)")
+    assert "run 1: E407 · exit 1 — run 2 (fix: pnpm config set https-proxy http://carol:***@proxy:3128): exit 0" in log["comment"]
+    records, reopened, _ = read_har(path)
+    assert reopened.runs == info.runs and reopened.tool_label == "pnpm 12.4.2" and reopened.tool_notes == info.tool_notes
+    assert [r.run for r in records] == [1, 2]
+    text = text_report(reopened, records, [])
+    assert "runs: run 1: E407 · exit 1 — run 2" in text and " r2  " in text
+
+
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ29ycCBTU0wgSW5zcGVjdGlvbiBDQQ==\n-----END CERTIFICATE-----\n"
 
 

@@ -21,7 +21,6 @@ from inspector.diagnose import diagnose
 from inspector.diagnose.findings import ConfigChange, Finding
 from inspector.errors import SecretLeakError
 from inspector.fixes import apply_write, masked_step, plan_writes
-from inspector.journal import info_from_dict, info_to_dict
 from inspector.npmconfig import ConfigValue, NpmConfigSnapshot
 from inspector.npmoutcome import NpmOutcome, collect, packages_named, read_tool_output
 from inspector.records import ErrorInfo, Evidence, Hop
@@ -266,13 +265,13 @@ def test_the_upstream_source_names_the_tools_own_setting_and_file():
 def test_the_journal_and_the_reports_name_the_tool_and_its_version():
     info = SessionInfo(npm_argv=["yarn", "install"], tool="yarn-berry", tool_version="4.18.1", tool_display="yarn 4.18.1 (berry)",
                        tool_notes=["HTTPS_PROXY is set, but yarn berry ignores the proxy environment"], npm_exit=1)
-    again = info_from_dict(json.loads(json.dumps(info_to_dict(info))))
+    again = SessionInfo.from_dict(json.loads(json.dumps(info.to_dict())))
     assert (again.tool, again.tool_version, again.tool_label) == ("yarn-berry", "4.18.1", "yarn 4.18.1 (berry)")
     report = json.loads(render("json", info, [], []))
     assert report["tool"] == {"name": "yarn-berry", "version": "4.18.1", "display": "yarn 4.18.1 (berry)", "notes": info.tool_notes}
     assert "tool: yarn 4.18.1 (berry)" in render("text", info, [], [])
     assert "yarn 4.18.1 (berry)" in render("markdown", info, [], [])
-    assert info_from_dict({"npm_argv": ["npm", "ci"], "npm_version": "11.19.0"}).tool_label == "npm 11.19.0"  # older files
+    assert SessionInfo.from_dict({"npm_argv": ["npm", "ci"], "npm_version": "11.19.0"}).tool_label == "npm 11.19.0"  # older files
 
 
 # -- w: the tool's own files --------------------------------------------------------------------------------
