@@ -31,6 +31,7 @@ from typing import Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from .clients import ClientAdapter, RawClientConfig, adapter_for
+from .clients.common import resolved_value
 from .clients.writes import WriteTarget, edit_text, line_for
 from .diagnose import ConfigChange, Finding
 from .diagnose.tools import tool_name
@@ -379,15 +380,6 @@ def git_tracks(path: Path) -> bool:
     return result.returncode == 0
 
 
-def _value(change: ConfigChange, raw: RawNpmConfig) -> str | None:
-    if change.action == "set":
-        return change.value
-    if change.action == "copy":
-        value = raw.get(change.value or "")
-        return str(value) if value is not None else None
-    return None
-
-
 def plan_writes(finding: Finding, changes: list[ConfigChange], target: FixTarget, *, now: float | None = None) -> list[WritePlan]:
     """The writes of ``changes`` (placeholders filled): one per file of the tool's that the changes belong in."""
     adapter, config = target.adapter, target.client
@@ -410,8 +402,8 @@ def _plan(items: list[tuple[ConfigChange, ConfigChange, WriteTarget]], config: R
                          unsupported=where.unsupported or "no file holds this setting")
     path = where.path
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    lines = [line_for(targets[c.key], _value(c, raw)) for c in changes]
-    shown = [line_for(targets[c.key], _masked_value(c, _value(c, raw))) for c in changes]
+    lines = [line_for(targets[c.key], resolved_value(c, raw)) for c in changes]
+    shown = [line_for(targets[c.key], _masked_value(c, resolved_value(c, raw))) for c in changes]
     plan = WritePlan(path, first.location, changes, lines, shown, path.with_name(f"{path.name}.npm-inspect-backup-{stamp}"),
                      tool=config.tool, format=where.format, targets=targets)
     secret = [c for c in changes if _secret_in(c) or c.action == "copy"]
@@ -459,7 +451,7 @@ def apply_write(plan: WritePlan, raw: RawNpmConfig, *, use_env: bool = False) ->
     if plan.format == "npmrc":
         text = apply_to_npmrc(original or "", changes, raw)
     else:
-        edits = [(plan.targets[c.key].key, _value(c, raw)) for c in changes]
+        edits = [(plan.targets[c.key].key, resolved_value(c, raw)) for c in changes]
         text = edit_text(plan.format, original or "", edits, path=target)  # type: ignore[arg-type]
     if not target.parent.exists():
         target.parent.mkdir(parents=True, mode=0o700)

@@ -47,6 +47,17 @@ CHUNK_CHARS = 256 * 1024
 """Text gathered before it is leak-checked and written: a few large searches, not one per entry."""
 
 
+def _is_special(path: Path) -> bool:
+    """A device or FIFO (``/dev/null``, ``/dev/stdout``): written in place, no temp file, rename or chmod."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {e.strerror}; choose a writable path") from None
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 class PrivateFile:
     """The streaming form of :func:`write_private`: write text piece by piece, checked as it goes.
 
@@ -72,13 +83,7 @@ class PrivateFile:
 
     def __enter__(self) -> "PrivateFile":
         path = self.path
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            mode = None
-        except OSError as e:
-            raise StorageError(f"cannot write {path}: {e.strerror}; choose a writable path") from None
-        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        if _is_special(path):
             self._file = path.open("wb")  # /dev/null, /dev/stdout, a FIFO: no rename, no chmod
             return self
         fd, self._temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: 0600
@@ -154,13 +159,7 @@ def write_private(path: Path, data: str | bytes, *, vault: SecretVault | None = 
         return path
     # bytes (a zip) are checked member by member by their writer
     raw = data
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as e:
-        raise StorageError(f"cannot write {path}: {e.strerror}; choose a writable path") from None
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    if _is_special(path):
         with path.open("wb") as f:  # /dev/null, /dev/stdout, a FIFO: no rename, no chmod
             f.write(raw)
         return path
