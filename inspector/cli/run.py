@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import timings
 from ..errors import InspectorError, UsageError
 
 
@@ -18,6 +19,7 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
     from ..runner import RunRequest, check_argv
     from .common import listener_for, start_journal, upstream_for
 
+    timings.mark("imports")
     listener = listener_for(args)
     if not npm_args:
         raise UsageError("nothing to run: write npm-inspect run -- npm install <package>")
@@ -55,7 +57,9 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             start_journal(args, session.store, session.info, session.snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault)
         )
         record = session.run_blocking(capture_output=to_stderr)
+        timings.mark("npm")
         findings = session.diagnose(record.number).findings
+        timings.mark("diagnosis")
         verify = None
         if args.verify_fix:
             outcomes = verify_fixes(session, findings, values=fix_values, prompt=_prompt if sys.stdin.isatty() else None, output=to_stderr)
@@ -65,6 +69,7 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
         session.stop()
         if journal is not None:
             journal.close()  # everything captured stays readable, also after an error or Ctrl-C
+        timings.mark("shutdown")
     exchanges = session.store.exchanges()
     failures: list[str] = []
     if args.har:
@@ -86,6 +91,7 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             f"npm-inspect: warning: the upstream proxy {unreachable} refused or dropped every connection: "
             "check that it runs and that --upstream (or npm's https-proxy) names it\n"
         )
+    timings.mark("report")
     exit_code = record.exit_code if record.exit_code is not None else 1
     if failures and exit_code == 0:
         return EXIT_OUTPUT_FAILED
