@@ -28,12 +28,13 @@ import os
 import shlex
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ca
+from . import ca, timings
 from .clients import ClientAdapter, Injection, RawClientConfig
 from .diagnoser import Diagnoser, Diagnosis, RunInputs
 from .fixes import FixTrial
@@ -41,6 +42,7 @@ from .journal import JournalWriter
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig
 from .npmoutcome import NpmOutcome, OutputTail
 from .proxy import InspectorProxy
+from .proxy import preload as preload_proxy
 from .redact import redact_argv, redact_text
 from .runner import (
     Preparation,
@@ -167,6 +169,8 @@ class SessionLifecycle:
 
     def start(self) -> "SessionLifecycle":
         """Read npm's config, start the proxy (raises :class:`~inspector.errors.InspectorError` subclasses)."""
+        # mitmproxy's imports run while npm's config is read (child processes): the two overlap
+        threading.Thread(target=preload_proxy, name="npm-inspect-preload", daemon=True).start()
         self.prep = prepare(self.request)
         remember_secrets(self.vault, self.prep)
         try:
@@ -174,6 +178,7 @@ class SessionLifecycle:
         except BaseException:
             self._remove_workdir()
             raise
+        timings.mark("proxy-start")
         npm_argv = self.info.npm_argv
         self.info = session_info(self.prep, self.proxy)
         self.info.npm_argv = npm_argv
