@@ -28,16 +28,15 @@ import os
 import shlex
 import shutil
 import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ca, timings
 from .clients import ClientAdapter, Injection, RawClientConfig
 from .diagnoser import Diagnoser, Diagnosis, RunInputs
-from .fixes import FixTrial
 from .journal import JournalWriter
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig
 from .npmoutcome import NpmOutcome, OutputTail
@@ -61,6 +60,9 @@ from .runner import (
 )
 from .session import RunRecord, SessionInfo, SessionStore
 from .vault import SecretVault
+
+if TYPE_CHECKING:  # fixes (and the client writers under it) load when a fix is tried, not for every run
+    from .fixes import FixTrial
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +172,7 @@ class SessionLifecycle:
     def start(self) -> "SessionLifecycle":
         """Read npm's config, start the proxy (raises :class:`~inspector.errors.InspectorError` subclasses)."""
         # mitmproxy's imports run while npm's config is read (child processes): the two overlap
-        threading.Thread(target=preload_proxy, name="npm-inspect-preload", daemon=True).start()
+        preload_proxy()
         self.prep = prepare(self.request)
         remember_secrets(self.vault, self.prep)
         try:

@@ -51,16 +51,15 @@ class ProxyConfig:
 
 
 def preload() -> None:
-    """Import mitmproxy's master and addons (some 0.3 s of CPU) ahead of :meth:`InspectorProxy.start`.
+    """Start importing mitmproxy's master and addons (some 0.3 s of CPU) ahead of :meth:`InspectorProxy.start`.
 
-    The session calls it on a thread of its own while npm's config is being read (``npm config list``: child
+    The session calls it while npm's config is being read (``npm config list``: child
     processes, while this process waits), so the two overlap instead of adding up.
     """
-    try:
-        _lazy_ldap3()
-        from mitmproxy import addons, master, options  # noqa: F401
-    except Exception:  # the proxy's own start reports any real problem
-        logger.debug("preloading mitmproxy failed", exc_info=True)
+    from .warm import warm
+
+    _lazy_ldap3()
+    warm("mitmproxy.master", "mitmproxy.addons", "mitmproxy.options")  # the proxy's own start reports any real problem
 
 
 def _lazy_ldap3() -> None:
