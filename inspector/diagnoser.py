@@ -24,7 +24,6 @@ from pathlib import Path
 
 from .clients.render import for_tool
 from .diagnose import Finding, diagnose
-from .fixes import save_attachments
 from .journal import JournalWriter
 from .npmconfig import NpmConfigSnapshot
 from .npmoutcome import NpmOutcome
@@ -108,6 +107,8 @@ class Diagnoser:
         own = [e for e in exchanges if e.run == inputs.run]
         findings = diagnose(own, inputs.config, inputs.outcome, inputs.upstream_source, inputs.tool)
         if self.attachments_dir is not None and any(f.attachments for f in findings):
+            from .fixes import save_attachments
+
             try:
                 findings = save_attachments(findings, self.attachments_dir)
             except OSError:

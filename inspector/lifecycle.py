@@ -32,15 +32,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import ca
+from . import ca, timings
 from .clients import ClientAdapter, Injection, RawClientConfig
 from .diagnoser import Diagnoser, Diagnosis, RunInputs
-from .fixes import FixTrial
 from .journal import JournalWriter
 from .npmconfig import NpmConfigSnapshot, RawNpmConfig
 from .npmoutcome import NpmOutcome, OutputTail
 from .proxy import InspectorProxy
+from .proxy import preload as preload_proxy
 from .redact import redact_argv, redact_text
 from .runner import (
     Preparation,
@@ -59,6 +60,9 @@ from .runner import (
 )
 from .session import RunRecord, SessionInfo, SessionStore
 from .vault import SecretVault
+
+if TYPE_CHECKING:  # fixes (and the client writers under it) load when a fix is tried, not for every run
+    from .fixes import FixTrial
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +171,8 @@ class SessionLifecycle:
 
     def start(self) -> "SessionLifecycle":
         """Read npm's config, start the proxy (raises :class:`~inspector.errors.InspectorError` subclasses)."""
+        # mitmproxy's imports run while npm's config is read (child processes): the two overlap
+        preload_proxy()
         self.prep = prepare(self.request)
         remember_secrets(self.vault, self.prep)
         try:
@@ -174,6 +180,7 @@ class SessionLifecycle:
         except BaseException:
             self._remove_workdir()
             raise
+        timings.mark("proxy-start")
         npm_argv = self.info.npm_argv
         self.info = session_info(self.prep, self.proxy)
         self.info.npm_argv = npm_argv

@@ -50,6 +50,59 @@ class ProxyConfig:
     extra_options: dict[str, object] = field(default_factory=dict)
 
 
+def preload() -> None:
+    """Start importing mitmproxy's master and addons (some 0.3 s of CPU) ahead of :meth:`InspectorProxy.start`.
+
+    The session calls it while npm's config is being read (``npm config list``: child
+    processes, while this process waits), so the two overlap instead of adding up.
+    """
+    from .warm import warm
+
+    _lazy_ldap3()
+    warm("mitmproxy.master", "mitmproxy.addons", "mitmproxy.options")  # the proxy's own start reports any real problem
+
+
+def _lazy_ldap3() -> None:
+    """Let mitmproxy's proxyauth import ``ldap3`` (~0.05 s) only when an LDAP validator first uses it.
+
+    proxyauth imports it at its top for ``proxyauth=ldap:…``, which npm-inspect never sets (its listener
+    credential is a plain user:password). The module loads in full on first attribute access.
+    """
+    import importlib.util
+    import sys
+
+    with _LAZY_LOCK:
+        if "ldap3" in sys.modules:
+            return
+        spec = importlib.util.find_spec("ldap3")
+        if spec is None or spec.loader is None:
+            return
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["ldap3"] = module
+        spec.loader.exec_module(module)
+
+
+_LAZY_LOCK = threading.Lock()
+
+
+def _addons() -> list:
+    """mitmproxy's default addons, with a TLS config that loads npm-inspect's CA key once, not twice."""
+    from mitmproxy import addons
+    from mitmproxy.addons import tlsconfig
+
+    class _TlsConfig(tlsconfig.TlsConfig):
+        name = "tlsconfig"
+
+        def running(self) -> None:
+            # mitmproxy reloads the CA in ``running`` in case ``configure`` never saw ``confdir``; here it always
+            # has (confdir is set before the addons are added): a second load is ~0.05 s of RSA key checks
+            if self.certstore is None:
+                super().running()
+
+    return [_TlsConfig() if type(addon) is tlsconfig.TlsConfig else addon for addon in addons.default_addons()]
+
+
 def _log_quietly(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     logger.debug("after shutdown: %s", context.get("message"), exc_info=context.get("exception"))
 
@@ -120,14 +173,15 @@ class InspectorProxy:
             self._stopped.set()
 
     async def _main(self) -> None:
-        from mitmproxy import addons, exceptions, master, options
+        _lazy_ldap3()
+        from mitmproxy import exceptions, master, options
 
         self._loop = asyncio.get_running_loop()
         # confdir first: when mitmproxy rejects an option it rolls back and reconfigures its addons, and
         # with the default confdir its TLS addon would create a stray CA in ~/.mitmproxy
         opts = options.Options(confdir=str(self.config.confdir))
         m = master.Master(opts, event_loop=self._loop)
-        m.addons.add(*addons.default_addons())
+        m.addons.add(*_addons())
         m.addons.add(self.capture, _Readiness(self))
         try:
             opts.update(**self._options())

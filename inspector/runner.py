@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import ca, redact
+from . import ca, redact, timings
 from .clients import ClientAdapter, Detection, Injection, RawClientConfig, adapter_for, detect, program_family
 from .clients.common import strip_flags as strip_tool_flags
 from .diagnose.tools import TOOL_NAMES
@@ -232,6 +232,7 @@ def prepare(request: RunRequest) -> Preparation:
         detection = replace(detection, version=client.version)
     raw = client.raw
     upstream, source = upstream_for(request, client)
+    timings.mark("npm-config")
 
     confdir = request.confdir or ca_dir()
     inspector_ca = ca.ensure_ca(confdir)
@@ -242,6 +243,7 @@ def prepare(request: RunRequest) -> Preparation:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
+    timings.mark("ca-bundle")
 
     listener = request.listener or ListenerCredential.generate()
     proxy_config = ProxyConfig(

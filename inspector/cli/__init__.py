@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .. import timings
 from ..errors import InspectorError, UsageError
 from .parser import build_parsers, split_argv
 
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.log_path = logsetup.configure(args.log_level, args.log_file)
         load_fingerprint_key()
+        timings.mark("cli")
         return _handlers()[command](args, npm_args)
     except InspectorError as e:
         sys.stderr.write(f"npm-inspect: error: {e}\n")
@@ -64,3 +66,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.exception("internal error")
         sys.stderr.write(f"npm-inspect: internal error: {type(e).__name__}: {e} (details in the log file)\n")
         return EXIT_INTERNAL
+    finally:
+        timings.write()

@@ -42,17 +42,26 @@ def cmd_dashboard(args: argparse.Namespace, npm_args: list[str]) -> int:
         listener=listener,
     )
     session = SessionLifecycle(request, attachments_dir=config_dir() / "saved")
-    journal = None
-    try:
+    journals = []
+
+    def start():
+        """On the dashboard's thread pool, after its first frame: npm's config, the proxy, the session file."""
         session.start()
-        journal = session.attach_journal(start_journal(args, session.store, session.info, session.snapshot, vault=session.vault))
+        journals.append(session.attach_journal(start_journal(args, session.store, session.info, session.snapshot, vault=session.vault)))
+        return journals[0]
+
+    try:
         from ..tui.app import InspectorApp
 
-        result = InspectorApp(session.store, session=session, journal=journal).run()
+        app = InspectorApp(session.store, session=session, start_session=start)
+        result = app.run()  # returns once the start thread has ended too (asyncio.run joins its executor)
+        if app.start_error is not None:
+            raise app.start_error
     finally:
         session.stop()
-        if journal is not None:
+        for journal in journals:
             journal.close()
+    journal = journals[0] if journals else None
     if journal is not None:
         sys.stderr.write(f"npm-inspect: session saved to {journal.path}\n")
     return result if isinstance(result, int) else 0

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import timings
 from ..errors import InspectorError, UsageError
 
 
 def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
-    from ..fixes import verify_fixes
     from ..lifecycle import SessionLifecycle
     from ..output import check_no_secret, write_private
     from ..paths import config_dir
     from ..clients import program_family
-    from ..report import render
     from ..runner import RunRequest, check_argv
+    from ..warm import warm
     from .common import listener_for, start_journal, upstream_for
 
+    timings.mark("imports")
     listener = listener_for(args)
     if not npm_args:
         raise UsageError("nothing to run: write npm-inspect run -- npm install <package>")
@@ -54,10 +55,16 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
         journal = session.attach_journal(
             start_journal(args, session.store, session.info, session.snapshot, on_error=lambda m: sys.stderr.write(f"npm-inspect: warning: {m}\n"), vault=vault)
         )
+        # what comes after npm (the rules, the report) is imported while npm runs, on the other core's time
+        warm("inspector.diagnose.engine", "inspector.report", *(["inspector.fixes"] if args.verify_fix else []))
         record = session.run_blocking(capture_output=to_stderr)
+        timings.mark("npm")
         findings = session.diagnose(record.number).findings
+        timings.mark("diagnosis")
         verify = None
         if args.verify_fix:
+            from ..fixes import verify_fixes
+
             outcomes = verify_fixes(session, findings, values=fix_values, prompt=_prompt if sys.stdin.isatty() else None, output=to_stderr)
             verify = [o.to_dict() for o in outcomes]
             session.diagnose(record.number)  # the journal's last findings are the run the report is about
@@ -65,12 +72,15 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
         session.stop()
         if journal is not None:
             journal.close()  # everything captured stays readable, also after an error or Ctrl-C
+        timings.mark("shutdown")
     exchanges = session.store.exchanges()
     failures: list[str] = []
     if args.har:
         from ..har import write_har
 
         _write(lambda: write_har(args.har, exchanges, session.info, session.snapshot, reveal=vault.get if args.no_redact else None, vault=vault), args.har, failures)
+    from ..report import render
+
     text = render(args.report, session.info, exchanges, findings, verify, run=record.number)
     if args.report_file:
         _write(lambda: write_private(args.report_file, text, vault=vault, what=f"the report {args.report_file}"), args.report_file, failures)
@@ -86,6 +96,7 @@ def cmd_run(args: argparse.Namespace, npm_args: list[str]) -> int:
             f"npm-inspect: warning: the upstream proxy {unreachable} refused or dropped every connection: "
             "check that it runs and that --upstream (or npm's https-proxy) names it\n"
         )
+    timings.mark("report")
     exit_code = record.exit_code if record.exit_code is not None else 1
     if failures and exit_code == 0:
         return EXIT_OUTPUT_FAILED

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
@@ -97,7 +97,10 @@ class DemoApp(InspectorApp):
         names = [s.name for s in SCENARIOS]
         return names.index(self.scenario.name) + 1, len(names)
 
-    def on_mount(self) -> None:
+    def on_mount(self, event: events.Mount) -> None:
+        # Textual calls every class's on_mount in the MRO unless told not to: the dashboard's own would run twice
+        # (and start npm twice, the second refused with "npm is still running")
+        event.prevent_default()
         super().on_mount()
         self.mount(DemoBanner(self._story(), id="demo-banner"), after=self.status_bar)
         self._fold_header()

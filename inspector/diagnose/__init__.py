@@ -8,7 +8,6 @@ from ..npmconfig import NpmConfigSnapshot
 from ..npmoutcome import NpmOutcome
 from ..records import Exchange
 from .context import RunContext
-from .engine import run_rules
 from .findings import ConfigChange, EvidenceRef, Finding
 
 __all__ = ["ConfigChange", "EvidenceRef", "Finding", "RunContext", "diagnose"]
@@ -28,4 +27,6 @@ def diagnose(
     ``tool`` is the package manager that ran (explanations name it; commands stay in npm's syntax until
     :func:`inspector.clients.render.for_tool` translates them).
     """
+    from .engine import run_rules  # the rules load on the first diagnosis: `run` imports them while npm runs
+
     return run_rules(list(exchanges), config or NpmConfigSnapshot(), RunContext(outcome, upstream_source, tool))

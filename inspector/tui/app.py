@@ -116,8 +116,15 @@ class InspectorApp(App[int]):
         journal: JournalWriter | None = None,
         follower: JournalFollower | None = None,
         attachments_dir: Path | None = None,
+        start_session=None,
     ) -> None:
         super().__init__()
+        self.start_session = start_session
+        """For a live session not started yet: a blocking callable that starts it (npm's config, the proxy) and
+        returns its journal. The dashboard calls it on a thread after its first frame, so the screen shows within
+        a second while the proxy starts; an :class:`InspectorError` from it ends the app (``start_error``)."""
+        self.start_error: InspectorError | None = None
+        self.session_ready = start_session is None
         self.attachments_dir = attachments_dir
         self.journal = journal
         self.follower = follower
@@ -192,19 +199,45 @@ class InspectorApp(App[int]):
             self.diagnoser.poke()
         else:  # a saved session: diagnose now, so the first frame already shows the findings
             self.diagnoser.diagnose_now()
-        if self.session is not None:
-            for note in self.info.tool_notes:  # what the tool's config or injection cannot cover (berry's per-host proxies…)
-                self.notify(note, title=self.info.tool_label, severity="warning", timeout=15)
-            if self.session.has_npm_command:
-                self._run_npm()
-            else:
-                point = self.session.point_npm()
-                self.query_one(SetupPane).set_commands([point.once, point.env])
-                self.tabs.active = "npm"
+        if self.session is not None and self.start_session is not None:
+            self.call_after_refresh(self._start_live)  # the first frame first, then npm's config and the proxy
+        elif self.session is not None:
+            self._session_started()
         elif self.store and self.source not in ("live", "following"):
             self.query_one("#npm-output", NpmOutput).write_line(
                 f"(saved session: {' '.join(self.info.npm_argv) or 'npm -'} exited {self.info.npm_exit})"
             )
+
+    def _session_started(self) -> None:
+        """The live session listens: its notes, then npm's first run (or how to point npm here)."""
+        assert self.session is not None
+        self.session_ready = True
+        for note in self.info.tool_notes:  # what the tool's config or injection cannot cover (berry's per-host proxies…)
+            self.notify(note, title=self.info.tool_label, severity="warning", timeout=15)
+        if self.session.has_npm_command:
+            self._run_npm()
+        else:
+            point = self.session.point_npm()
+            self.query_one(SetupPane).set_commands([point.once, point.env])
+            self.tabs.active = "npm"
+
+    @work(exclusive=True, group="start")
+    async def _start_live(self) -> None:
+        """Start the live session off the UI loop (``start_session``), then carry on as if it had been started before."""
+        assert self.session is not None and self.start_session is not None
+        try:
+            journal = await asyncio.to_thread(self.start_session)
+        except InspectorError as e:  # npm's config unreadable, the port taken…: one line after the app closes
+            self.start_error = e
+            self.exit(2)
+            return
+        session = self.session
+        self.info, self.snapshot = session.info, session.snapshot
+        if journal is not None:
+            self.journal = journal
+            journal.on_error = self._journal_failed
+        self._update_status()
+        self._session_started()
 
     def attach_session(self, session: SessionLifecycle) -> None:
         """Draw another live session over the same store (the demo's next scenario): a fresh screen, its npm."""
@@ -499,7 +532,7 @@ class InspectorApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.LIVE_ACTIONS:
-            return self.session is not None and self.session.has_npm_command
+            return self.session is not None and self.session.has_npm_command and self.session_ready
         return True
 
     def action_rerun(self) -> None:
@@ -529,7 +562,9 @@ class InspectorApp(App[int]):
         self._fold_header()
 
     async def action_quit_inspector(self) -> None:
-        if self.session is not None:
+        if self.session is not None and not self.session_ready:
+            pass  # still starting: whoever started the app stops the session once the start has ended
+        elif self.session is not None:
             self.notify("Stopping npm and the proxy…")
             await self.session.stop_npm()
             await asyncio.to_thread(self.session.stop)

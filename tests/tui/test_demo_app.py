@@ -62,3 +62,26 @@ async def test_x_applies_the_fix_and_the_scenario_turns_green_then_switches_in_p
     finally:
         app.session.stop()
         app.world.stop()
+
+
+async def test_the_demo_starts_npm_once(demo_lab, monkeypatch):
+    """Textual calls every class's on_mount: the demo's must not run the dashboard's a second time (which started
+    npm twice, and in a real terminal the second start crashed the demo with "npm is still running")."""
+    world, live = start_scenario(demo_lab, "proxy-auth")
+    app = DemoApp(demo_lab, world, live)
+    starts = []
+    original = DemoApp._run_npm
+
+    def counted(self, *args, **kwargs):
+        starts.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DemoApp, "_run_npm", counted)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait(pilot, lambda: live.npm_state == "exit 1" and app.findings)
+            assert len(starts) == 1 and [r.number for r in live.runs] == [1]
+            await pilot.press("q")
+    finally:
+        live.stop()
+        world.stop()

@@ -60,3 +60,38 @@ def test_the_dashboard_and_the_lifecycle_never_import_the_demo(module):
     )
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert out == [], f"{module} pulls in {out}"
+
+
+def test_npm_inspect_run_never_imports_textual_and_writes_its_phase_marks(tmp_path):
+    """The whole ``run`` path — npm's config, the proxy, npm itself, the diagnosis, the report — without Textual
+    (its import alone costs ~0.3 s a run); and ``NPM_INSPECT_TIMINGS`` gets the phase marks ``bench/startup.py`` reads."""
+    import os
+    import shutil
+
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing: run ./dev test (it installs it)")
+    (tmp_path / "user.npmrc").write_text("")
+    (tmp_path / "global.npmrc").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_") and "proxy" not in k.lower()}
+    env.update(
+        NPM_INSPECT_HOME=str(tmp_path / "home"),
+        NPM_INSPECT_TIMINGS=str(tmp_path / "marks.json"),
+        npm_config_userconfig=str(tmp_path / "user.npmrc"),
+        npm_config_globalconfig=str(tmp_path / "global.npmrc"),
+        npm_config_update_notifier="false",
+    )
+    code = (
+        "import json, os, sys\n"
+        "from inspector.cli import main\n"
+        "code = main(['run', '--report-file', os.devnull, '--', 'npm', '--version'])\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] == 'textual')]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    code, textual = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0, result.stderr
+    assert textual == [], f"npm-inspect run imported {textual}"
+    marks = json.loads((tmp_path / "marks.json").read_text())["marks"]
+    names = [name for name, _ in marks]
+    assert names == ["cli", "imports", "npm-config", "ca-bundle", "proxy-start", "npm", "diagnosis", "shutdown", "report"]
+    times = [t for _, t in marks]
+    assert times == sorted(times)
