@@ -328,7 +328,7 @@ class InspectorApp(App[int]):
         view = self.view
         by_hop, failures, size = self._counts
         self.status_bar.status = Status(
-            listen=self.info.listen or "-",
+            listen=self.info.listen or ("starting…" if self.source == "live" else "-"),  # live: before the proxy listens
             upstream=self.info.upstream,
             mode=self.info.mode,
             npm=" ".join(self.info.npm_argv),
