@@ -9,7 +9,9 @@ no ``node_modules``, in turn (the order rotates from round to round, so machine 
 - **squid**: bare ``npm install`` straight through Squid;
 - **headless**: ``npm-inspect run --report-file /dev/null -- npm install …``, timed to its exit;
 - **dashboard**: ``npm-inspect -- npm install …`` in a real terminal (tmux, on a private tmux server, 200×50),
-  timed from the launch to npm's ``[exit 0]`` in the status bar, then ``q`` and timed again to the process exit.
+  timed from the launch to npm's ``[exit 0]`` in the status bar, then ``q`` and timed again to the process exit;
+  nobody touches the keyboard;
+- **dashboard+keys**: the same, with a key every 200 ms all through the install (below): what browsing costs.
 
 Peak RSS and CPU of npm-inspect's own process (proxy, capture, journal and, for the dashboard, Textual; npm is a
 child and not counted) are sampled from ``/proc/PID/status`` (``VmHWM``) every 100 ms.
@@ -292,13 +294,13 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=40)
     parser.add_argument("--per-group", type=int, default=25)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--key-every", type=float, default=KEY_EVERY, help="seconds between keys in the dashboard; 0: no keys (what the keys cost)")
+    parser.add_argument("--key-every", type=float, default=KEY_EVERY, help="seconds between keys in the dashboard+keys runs")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is missing: run ./dev test once (it installs it)")
 
     load_before = os.getloadavg()
-    results: dict[str, list[dict]] = {"squid": [], "headless": [], "dashboard": []}
+    results: dict[str, list[dict]] = {"squid": [], "headless": [], "dashboard": [], "dashboard+keys": []}
     with lab(0, "big", layers=(args.groups, args.per_group)) as world:
         home = world.tmp / "home"
         registry = world.verdaccio.url("https")
@@ -306,16 +308,18 @@ def main() -> None:
         bare(npm, world.root_package)  # warm Verdaccio and the OS caches once
         try:
             for i in range(args.runs):
-                order = ["squid", "headless", "dashboard"]
-                order = order[i % 3 :] + order[: i % 3]
+                order = list(results)
+                order = order[i % 4 :] + order[: i % 4]
                 for name in order:
                     if name == "squid":
                         results[name].append(bare(npm, world.root_package))
                     elif name == "headless":
                         results[name].append(headless(npm, world.root_package, home))
+                    elif name == "dashboard":
+                        results[name].append(dashboard(npm, world.root_package, home, 0))
                     else:
                         results[name].append(dashboard(npm, world.root_package, home, args.key_every))
-                    print(f"  round {i + 1} {name:<9} {results[name][-1]['seconds']:6.2f} s", flush=True)
+                    print(f"  round {i + 1} {name:<14} {results[name][-1]['seconds']:6.2f} s", flush=True)
         finally:
             tmux("kill-server")
     load_after = os.getloadavg()
@@ -326,19 +330,21 @@ def main() -> None:
     def each(name: str, key: str = "seconds") -> str:
         return ", ".join(f"{r[key]:.2f}" for r in results[name])
 
-    latencies = [ms for r in results["dashboard"] for ms in r["latencies"]]
-    missed = sum(r["missed"] for r in results["dashboard"])
+    latencies = [ms for r in results["dashboard+keys"] for ms in r["latencies"]]
+    missed = sum(r["missed"] for r in results["dashboard+keys"])
     print(f"npm install of {world.package_count} packages over HTTPS through Squid, fresh cache, median of {args.runs} interleaved rounds")
     print(f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} ({os.cpu_count()} cores)")
-    print(f"  bare npm via Squid       {med('squid'):6.2f} s   ({each('squid')})")
-    print(f"  npm-inspect run          {med('headless'):6.2f} s   ({each('headless')})   to its exit")
-    print(f"  npm-inspect dashboard    {med('dashboard'):6.2f} s   ({each('dashboard')})   to [exit 0] on screen;"
-          f" {med('dashboard', 'to_quit'):.2f} s to the process exit after q")
-    print(f"  ratio dashboard / headless : {med('dashboard') / med('headless'):.3f}")
-    print(f"  ratio headless / bare npm  : {med('headless') / med('squid'):.3f}")
-    for name in ("headless", "dashboard"):
+    print(f"  bare npm via Squid             {med('squid'):6.2f} s   ({each('squid')})")
+    print(f"  npm-inspect run                {med('headless'):6.2f} s   ({each('headless')})   to its exit")
+    for name in ("dashboard", "dashboard+keys"):
+        print(f"  npm-inspect {name:<18} {med(name):6.2f} s   ({each(name)})   to [exit 0] on screen;"
+              f" {med(name, 'to_quit'):.2f} s to the process exit after q")
+    print(f"  ratio dashboard / headless      : {med('dashboard') / med('headless'):.3f}   (target: close to 1)")
+    print(f"  ratio dashboard+keys / headless : {med('dashboard+keys') / med('headless'):.3f}")
+    print(f"  ratio headless / bare npm       : {med('headless') / med('squid'):.3f}")
+    for name in ("headless", "dashboard", "dashboard+keys"):
         peak = max(r["peak_kb"] for r in results[name]) / 1024
-        print(f"  npm-inspect {name:<9} peak RSS {peak:5.0f} MB, CPU {med(name, 'cpu'):5.1f} s per install (its own process, npm not counted)")
+        print(f"  npm-inspect {name:<14} peak RSS {peak:5.0f} MB, CPU {med(name, 'cpu'):5.1f} s per install (its own process, npm not counted)")
     print(f"  table rows after the install (last round): {results['dashboard'][-1]['rows']}")
     p50 = statistics.median(latencies) if latencies else float("nan")
     print(f"  key → frame while installing (real terminal): p50 {p50:.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms,"
