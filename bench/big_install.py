@@ -4,7 +4,7 @@
 
 The lab's Verdaccio (HTTPS, behind Squid) holds a two-level tree of ``1 + groups × (1 + per-group)`` packages
 (1,041 by default), written straight into its storage. Each round installs the whole tree with a fresh cache and
-no ``node_modules``, in turn (the order rotates from round to round, so machine noise hits all three alike):
+no ``node_modules``, in turn (the order rotates from round to round, so machine noise hits all four alike):
 
 - **squid**: bare ``npm install`` straight through Squid;
 - **headless**: ``npm-inspect run --report-file /dev/null -- npm install …``, timed to its exit;
@@ -322,6 +322,7 @@ def main() -> None:
                     print(f"  round {i + 1} {name:<14} {results[name][-1]['seconds']:6.2f} s", flush=True)
         finally:
             tmux("kill-server")
+            shutil.rmtree(world.tmp / "npm", ignore_errors=True)  # a thousand packages' node_modules and cache
     load_after = os.getloadavg()
 
     def med(name: str, key: str = "seconds") -> float:
