@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.lab import REGISTRY_HOST  # noqa: E402
-from tests.lab.packages import tree  # noqa: E402
+from tests.lab.packages import layered_tree, tree  # noqa: E402
 from tests.lab.pki import CertFiles, make_ca, make_server_cert  # noqa: E402
 from tests.lab.squid import Squid, SquidConfig  # noqa: E402
 from tests.lab.verdaccio import Verdaccio  # noqa: E402
@@ -31,17 +31,27 @@ class Lab:
 
 
 @contextlib.contextmanager
-def lab(packages: int, prefix: str = "bench-dep", squid: SquidConfig | None = None) -> Iterator[Lab]:
+def lab(
+    packages: int, prefix: str = "bench-dep", squid: SquidConfig | None = None, *, layers: tuple[int, int] | None = None
+) -> Iterator[Lab]:
+    """Squid and Verdaccio (HTTPS) with a published tree: a root and ``packages`` leaves, published over HTTP;
+    or, with ``layers=(groups, per_group)``, a two-level tree of ``1 + groups × (1 + per_group)`` packages written
+    straight into Verdaccio's storage (a thousand packages in a second or two instead of minutes)."""
     tmp = Path(tempfile.mkdtemp(prefix="npm-inspect-bench-"))
     ca = make_ca(tmp / "pki")
     server = make_server_cert(tmp / "pki", ca, [REGISTRY_HOST, "127.0.0.1"], "registry")
-    registry = Verdaccio(tmp / "verdaccio", tls=server, ca=ca.cert).start()
+    registry = Verdaccio(tmp / "verdaccio", tls=server, ca=ca.cert)
+    if layers:
+        root, others = layered_tree(*layers, prefix)
+        registry.seed(*others, root)
+    registry.start()
     proxy = None
     try:
-        root, leaves = tree(packages, prefix)
-        registry.publish(*leaves, root)
+        if not layers:
+            root, others = tree(packages, prefix)
+            registry.publish(*others, root)
         proxy = Squid(squid or SquidConfig()).start()
-        yield Lab(tmp, ca, registry, proxy, root.name, packages + 1)
+        yield Lab(tmp, ca, registry, proxy, root.name, len(others) + 1)
     finally:
         if proxy is not None:
             proxy.cleanup()
