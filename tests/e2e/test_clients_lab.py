@@ -10,7 +10,6 @@ inspector — and the install must succeed with every registry request seen by t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from inspector.session import SessionStore
 from tests.lab import REGISTRY_HOST
 from tests.lab.fixtures import LabPki, _require
 from tests.lab.squid import Squid, SquidConfig
-from tests.lab.toolchain import PROGRAM, VERSIONS, installed, path_for
+from tests.lab.toolchain import PROGRAM, VERSIONS, installed, tool_env
 from tests.lab.verdaccio import Verdaccio
 
 pytestmark = pytest.mark.e2e
@@ -110,21 +109,7 @@ def make_world(tool: str, tmp_path: Path, verdaccio: Verdaccio, lab_pki: LabPki,
     (home / ".config").mkdir(parents=True)
     (proj / "package.json").write_text(json.dumps({"name": "lab-app", "version": "1.0.0", "private": True, "dependencies": DEPENDENCIES}))
     extra = write_tool_config(tool, proj, home, verdaccio.url("https"), token, squid, lab_pki.ca.cert)
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and k != "NODE_EXTRA_CA_CERTS"}
-    env.update(
-        PATH=path_for(tool),
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        YARN_CACHE_FOLDER=str(tmp_path / "yarn-cache"),
-        BUN_INSTALL_CACHE_DIR=str(tmp_path / "bun-cache"),
-        npm_config_cache=str(tmp_path / "npm-cache"),
-        npm_config_fetch_retries="0",
-        pnpm_config_fetch_retries="0",
-        **extra,
-    )
+    env = tool_env(tool, home, tmp_path, **extra)
     return World(tool, proj, home, env, tmp_path)
 
 

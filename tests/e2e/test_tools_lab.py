@@ -16,7 +16,6 @@ as its slowest cells.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from tests.lab.fixtures import LabPki, _require, assert_a_failure_has_a_finding
 from tests.lab.pki import make_ca, make_intermediate_ca, write_mitmproxy_ca
 from tests.lab.procs import ManagedProcess, free_port, port_open, wait_until
 from tests.lab.squid import Squid, SquidConfig
-from tests.lab.toolchain import PROGRAM, VERSIONS, installed, path_for
+from tests.lab.toolchain import PROGRAM, VERSIONS, installed, tool_env
 from tests.lab.verdaccio import Verdaccio
 
 pytestmark = pytest.mark.e2e
@@ -191,20 +190,8 @@ def make_world(tool: str, scenario: Scenario, corp: CorpNet, lab_pki: LabPki, tm
         )
         (home / ".npmrc").write_text(npmrc_token)
         extra["HTTPS_PROXY"] = proxy
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.lower().startswith("npm_config_")}
-    env.update(
-        PATH=path_for(tool),
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(tmp / "cache"),
-        XDG_DATA_HOME=str(tmp / "data"),
-        XDG_STATE_HOME=str(tmp / "state"),
-        YARN_CACHE_FOLDER=str(tmp / "yarn-cache"),
-        BUN_INSTALL_CACHE_DIR=str(tmp / "bun-cache"),
-        pnpm_config_fetch_retries="0",
-        NPM_INSPECT_HOME=str(tmp / "npm-inspect"),  # its own: cells run side by side and save the corporate CA there
-        **extra,
-    )
+    # its own npm-inspect home: cells run side by side and save the corporate CA there
+    env = tool_env(tool, home, tmp, NPM_INSPECT_HOME=str(tmp / "npm-inspect"), **extra)
     return World(tool, proj, home, env, tmp / "npm-inspect")
 
 

@@ -107,8 +107,23 @@ def publish(registry: str, token: str, package: Package) -> None:
     body = json.dumps(publish_document(package, registry)).encode()
     url = f"{registry.rstrip('/')}/{quote(package.name, safe='@')}"
     status, answer = _put(url, body, {"content-type": "application/json", "authorization": f"Bearer {token}"})
+    if status == 409 and _has_version(url, token, package.version):
+        return  # a retried PUT (Verdaccio answered 5xx under load, yet stored the first one)
     if status >= 300:
         raise RuntimeError(f"publishing {package.name}@{package.version} failed: {status} {answer[:300]!r}")
+
+
+def _has_version(url: str, token: str, version: str) -> bool:
+    import urllib.request
+
+    from .verdaccio import _opener
+
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}", "accept": "application/json"})
+    try:
+        with _opener().open(request, timeout=30) as response:
+            return version in json.loads(response.read()).get("versions", {})
+    except (OSError, ValueError):
+        return False
 
 
 def tree(count: int, prefix: str = "lab-dep") -> tuple[Package, list[Package]]:
