@@ -16,7 +16,7 @@ from typing import Any
 
 from .npmoutcome import NpmOutcome
 from .records import Exchange
-from .redact import redact_argv
+from .redact import redact_argv, redact_url
 
 
 @dataclass
@@ -84,11 +84,12 @@ class SessionInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "SessionInfo":
-        """Unknown keys are ignored (newer files); argv is redacted again (files from before argv redaction)."""
+        """Unknown keys are ignored (newer files); argv and the upstream are redacted again (older or foreign files)."""
         fields = cls.__dataclass_fields__
         info = cls(**{k: v for k, v in (data or {}).items() if k in fields})
         info.runs = [RunRecord.from_dict(r) for r in info.runs or () if isinstance(r, dict)]
         info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])
+        info.upstream = redact_url(str(info.upstream)) if info.upstream else None
         info.tool_notes = [str(n) for n in info.tool_notes or []]
         return info
 

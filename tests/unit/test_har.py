@@ -191,6 +191,7 @@ def test_a_har_keeps_the_sessions_runs_and_tool_side_by_side(tmp_path):
     assert log["comment"].startswith("pnpm 12.4.2 install (exit 0)")
     assert "run 1: E407 · exit 1 — run 2 (fix: pnpm config set https-proxy http://carol:***@proxy:3128): exit 0" in log["comment"]
     records, reopened, _ = read_har(path)
+    assert SessionInfo.from_dict({"upstream": "http://carol:hunter2@proxy:3128"}).upstream == "http://carol:***@proxy:3128"
     assert reopened.runs == info.runs and reopened.tool_label == "pnpm 12.4.2" and reopened.tool_notes == info.tool_notes
     assert [r.run for r in records] == [1, 2]
     text = text_report(reopened, records, [])
