@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -37,6 +39,7 @@ def lab(
     """Squid and Verdaccio (HTTPS) with a published tree: a root and ``packages`` leaves, published over HTTP;
     or, with ``layers=(groups, per_group)``, a two-level tree of ``1 + groups × (1 + per_group)`` packages written
     straight into Verdaccio's storage (a thousand packages in a second or two instead of minutes)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` and kill: still stop Squid and Verdaccio
     tmp = Path(tempfile.mkdtemp(prefix="npm-inspect-bench-"))
     ca = make_ca(tmp / "pki")
     server = make_server_cert(tmp / "pki", ca, [REGISTRY_HOST, "127.0.0.1"], "registry")
@@ -56,6 +59,7 @@ def lab(
         if proxy is not None:
             proxy.cleanup()
         registry.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def median(values: list[float]) -> float:
