@@ -30,7 +30,6 @@ import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,7 +41,7 @@ from .jsonstream import JsonStream
 from .npmconfig import NpmConfigSnapshot
 from .output import PrivateFile
 from .records import Exchange, Timings, from_dict, to_dict
-from .redact import redact_argv, redact_text, redact_url
+from .redact import redact_text
 from .session import SessionInfo
 from .vault import SecretVault
 
@@ -139,13 +138,12 @@ def _log_meta(info: SessionInfo | None, config: NpmConfigSnapshot | None) -> dic
     """
     log: dict[str, Any] = {"version": "1.2", "creator": {"name": "npm-inspect", "version": __version__}}
     if info is not None:
-        runs = info.runs_line()
+        shown = info.redacted()
+        runs = shown.runs_line()
         log["comment"] = redact_text(
-            f"{' '.join([info.tool_label, *redact_argv(info.npm_argv)[1:]])} (exit {info.npm_exit}); upstream "
-            f"{redact_url(info.upstream) if info.upstream else 'none'}; mode {info.mode}"
-            + (f"; {runs}" if runs else "")
+            f"{' '.join([shown.tool_label, *shown.npm_argv[1:]])} (exit {shown.npm_exit}); upstream "
+            f"{shown.upstream or 'none'}; mode {shown.mode}" + (f"; {runs}" if runs else "")
         )
-        shown = replace(info, npm_argv=redact_argv(info.npm_argv), upstream=redact_url(info.upstream) if info.upstream else None)
         log["_npmInspect"] = {"session": shown.to_dict()}
     if config is not None:
         log.setdefault("_npmInspect", {})["config"] = config.to_dict()
@@ -415,7 +413,7 @@ class HarReader:
             return SessionInfo.from_dict(meta["session"])
         versions = meta.get("versions") or {}  # HARs from before the session was written whole
         return SessionInfo(
-            npm_argv=redact_argv([str(a) for a in meta.get("npmArgv") or []]),
+            npm_argv=meta.get("npmArgv") or [],
             upstream=meta.get("upstream"),
             mode=meta.get("mode") or "decrypt",
             listen=meta.get("listen"),
@@ -424,7 +422,7 @@ class HarReader:
             node_version=versions.get("node"),
             inspector_version=versions.get("npm-inspect"),
             started=meta.get("started"),
-        )
+        ).redacted()
 
     @property
     def config(self) -> NpmConfigSnapshot | None:

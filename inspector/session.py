@@ -88,10 +88,16 @@ class SessionInfo:
         fields = cls.__dataclass_fields__
         info = cls(**{k: v for k, v in (data or {}).items() if k in fields})
         info.runs = [RunRecord.from_dict(r) for r in info.runs or () if isinstance(r, dict)]
-        info.npm_argv = redact_argv([str(a) for a in info.npm_argv or []])
-        info.upstream = redact_url(str(info.upstream)) if info.upstream else None
         info.tool_notes = [str(n) for n in info.tool_notes or []]
-        return info
+        return info.redacted()
+
+    def redacted(self) -> "SessionInfo":
+        """A copy with npm's argv and the upstream's password masked again: what a file may hold, whatever the source."""
+        return replace(
+            self,
+            npm_argv=redact_argv([str(a) for a in self.npm_argv or []]),
+            upstream=redact_url(str(self.upstream)) if self.upstream else None,
+        )
 
     @property
     def tool_label(self) -> str:
